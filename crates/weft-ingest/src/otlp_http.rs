@@ -1,0 +1,149 @@
+//! OTLP/HTTP receiver: `POST /v1/traces`, `/v1/metrics`, `/v1/logs` (plus the aliases other
+//! backends serve), protobuf or JSON, optionally gzip/deflate compressed.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use weft_core::otlp::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use weft_core::tenant::TenantPolicy;
+use weft_core::TENANT_HEADER;
+
+use crate::decode::{decode_message, decompress, encode_message, Encoding};
+use crate::{IngestError, Pipeline};
+
+/// Shared state of the HTTP receiver.
+pub struct HttpReceiver {
+    pub pipeline: Arc<Pipeline>,
+    pub tenants: TenantPolicy,
+    pub max_message_bytes: usize,
+}
+
+/// The receiver's routes. Compressed bodies may be at most `max_message_bytes` as well.
+pub fn router(receiver: Arc<HttpReceiver>) -> Router {
+    let limit = receiver.max_message_bytes;
+    Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/metrics", post(not_yet_metrics))
+        .route("/api/v1/otlp/v1/metrics", post(not_yet_metrics))
+        .route("/v1/logs", post(not_yet_logs))
+        .route("/otlp/v1/logs", post(not_yet_logs))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(receiver)
+}
+
+async fn traces(
+    State(receiver): State<Arc<HttpReceiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let encoding = match Encoding::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
+        Ok(encoding) => encoding,
+        Err(err) => return error_response(&receiver, "traces", &err, Encoding::Protobuf),
+    };
+    match export_traces(&receiver, &headers, &body, encoding).await {
+        Ok(response) => ok_response(&response, encoding),
+        Err(err) => error_response(&receiver, "traces", &err, encoding),
+    }
+}
+
+async fn export_traces(
+    receiver: &HttpReceiver,
+    headers: &HeaderMap,
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<ExportTraceServiceResponse, IngestError> {
+    let tenant = receiver.tenants.resolve(header_str(headers, TENANT_HEADER))?;
+    let raw = decompress(
+        body,
+        header_str(headers, header::CONTENT_ENCODING),
+        receiver.max_message_bytes,
+    )?;
+    let request: ExportTraceServiceRequest =
+        decode_message(&raw, encoding, "ExportTraceServiceRequest")?;
+    let outcome = receiver.pipeline.write_traces(&tenant, request, "http").await?;
+    Ok(trace_response(outcome.rejected, outcome.message))
+}
+
+/// The OTLP response: `partial_success` only when something was rejected.
+pub fn trace_response(rejected: u64, message: Option<String>) -> ExportTraceServiceResponse {
+    if rejected == 0 {
+        return ExportTraceServiceResponse::default();
+    }
+    ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess {
+            rejected_spans: rejected as i64,
+            error_message: message.unwrap_or_default(),
+        }),
+    }
+}
+
+async fn not_yet_metrics(State(receiver): State<Arc<HttpReceiver>>, headers: HeaderMap) -> Response {
+    not_yet(&receiver, &headers, "metrics")
+}
+
+async fn not_yet_logs(State(receiver): State<Arc<HttpReceiver>>, headers: HeaderMap) -> Response {
+    not_yet(&receiver, &headers, "logs")
+}
+
+/// Metrics and logs have no store yet: refuse them loudly instead of dropping them.
+fn not_yet(receiver: &HttpReceiver, headers: &HeaderMap, signal: &'static str) -> Response {
+    let encoding = Encoding::from_content_type(header_str(headers, header::CONTENT_TYPE))
+        .unwrap_or(Encoding::Protobuf);
+    let what = if signal == "metrics" { "OTLP metrics" } else { "OTLP logs" };
+    error_response(receiver, signal, &IngestError::NotYetSupported(what), encoding)
+}
+
+fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, key: K) -> Option<&str> {
+    headers.get(key).and_then(|v| v.to_str().ok())
+}
+
+fn ok_response<M: prost::Message + serde::Serialize>(message: &M, encoding: Encoding) -> Response {
+    let body = encode_message(message, encoding);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response()
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error responses.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+fn error_response(
+    receiver: &HttpReceiver,
+    signal: &'static str,
+    err: &IngestError,
+    encoding: Encoding,
+) -> Response {
+    receiver.pipeline.metrics().refuse_request(signal, err.reason());
+    let status = RpcStatus {
+        code: err.grpc_code() as i32,
+        message: err.to_string(),
+    };
+    let mut response = (
+        err.http_status(),
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        encode_message(&status, encoding),
+    )
+        .into_response();
+    if let Some(after) = err.retry_after() {
+        if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,294 @@
+//! The write path shared by every receiver: validate → WAL (durable) → stores → acknowledge.
+//!
+//! The pipeline also owns the moments that must line up with WAL segment boundaries: cutting
+//! the trace heads into blocks and deleting WAL segments the blocks now cover. A read/write
+//! gate makes "append to the WAL and apply to the head" atomic with respect to a cut, so a
+//! cut's heads hold exactly the records of the segments before the rotation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use weft_core::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use weft_core::telemetry::SelfMetrics;
+use weft_core::time::{now_unix_nanos, AcceptWindow};
+use weft_core::TenantId;
+use weft_traces::{CutHeads, TraceStore};
+use weft_wal::{Position, Wal, WalError, WalOptions};
+
+use crate::record::{self, WalRecord};
+use crate::validate::validate_traces;
+use crate::IngestError;
+
+/// Result of an accepted trace write; a non-zero `rejected` becomes an OTLP partial success.
+#[derive(Debug, Default, PartialEq)]
+pub struct WriteOutcome {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub message: Option<String>,
+}
+
+/// A cut whose blocks could not be written yet; retried before any newer cut so the
+/// checkpoint never moves past data that is only in memory.
+struct PendingCut {
+    heads: CutHeads,
+    wal_segment: u64,
+}
+
+/// The ingest pipeline. Cheap to share behind an `Arc`.
+pub struct Pipeline {
+    wal: Arc<Wal>,
+    traces: Arc<TraceStore>,
+    metrics: Arc<SelfMetrics>,
+    window: AcceptWindow,
+    /// Shared by writers (append + apply), exclusive for a cut.
+    gate: tokio::sync::RwLock<()>,
+    pending_cut: Mutex<Option<PendingCut>>,
+    cut_lock: tokio::sync::Mutex<()>,
+    closing: AtomicBool,
+}
+
+impl Pipeline {
+    pub fn new(
+        wal: Arc<Wal>,
+        traces: Arc<TraceStore>,
+        metrics: Arc<SelfMetrics>,
+        window: AcceptWindow,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            wal,
+            traces,
+            metrics,
+            window,
+            gate: tokio::sync::RwLock::new(()),
+            pending_cut: Mutex::new(None),
+            cut_lock: tokio::sync::Mutex::new(()),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    pub fn metrics(&self) -> &Arc<SelfMetrics> {
+        &self.metrics
+    }
+
+    /// Validates, makes durable and stores a trace export. Returns only after the accepted
+    /// spans are in the WAL under its fsync policy, so an `Ok` may be acknowledged.
+    pub async fn write_traces(
+        &self,
+        tenant: &TenantId,
+        mut request: ExportTraceServiceRequest,
+        transport: &'static str,
+    ) -> Result<WriteOutcome, IngestError> {
+        self.check_pressure()?;
+        let (accepted, rejections) =
+            validate_traces(&mut request.resource_spans, &self.window, now_unix_nanos());
+        for (reason, n) in &rejections.by_reason {
+            self.metrics.refuse("traces", reason, *n);
+        }
+        let outcome = WriteOutcome {
+            accepted,
+            rejected: rejections.total(),
+            message: rejections.first_message,
+        };
+        if accepted == 0 {
+            return match outcome.message {
+                Some(message) => Err(IngestError::BadRequest(message)),
+                None => Ok(outcome), // an empty request succeeds (OTLP spec)
+            };
+        }
+        let record = Bytes::from(record::encode_traces(tenant, &request));
+        {
+            let _shared = self.gate.read().await;
+            self.wal.append(record).await.map_err(|e| {
+                self.metrics.refuse("traces", wal_reason(&e), accepted);
+                wal_error(e)
+            })?;
+            self.traces.apply(tenant, &request.resource_spans);
+        }
+        self.metrics.accept("traces", transport, tenant.as_str(), accepted);
+        Ok(outcome)
+    }
+
+    fn check_pressure(&self) -> Result<(), IngestError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(unavailable("the server is shutting down", 5));
+        }
+        if self.traces.over_budget() {
+            return Err(unavailable(
+                "the trace store reached its disk budget (traces.max_bytes)",
+                10,
+            ));
+        }
+        // The head is cut at head_max_bytes; twice that means cuts are not keeping up, and
+        // accepting more would only grow memory.
+        let head_limit = 2 * self.traces.config().head_max_bytes.as_u64() as usize;
+        if self.traces.head_bytes() > head_limit {
+            return Err(unavailable(
+                "the in-memory trace head is full while blocks are being written",
+                2,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cuts the trace heads into blocks now (if they hold anything), then deletes WAL
+    /// segments that are fully in blocks.
+    pub async fn cut(&self) -> Result<(), IngestError> {
+        let _one_cut_at_a_time = self.cut_lock.lock().await;
+        self.retry_pending_cut().await?;
+        let pending = {
+            let _exclusive = self.gate.write().await;
+            let wal = self.wal.clone();
+            let wal_segment = tokio::task::spawn_blocking(move || wal.rotate())
+                .await
+                .map_err(|e| IngestError::Storage(format!("WAL rotation task failed: {e}")))?
+                .map_err(wal_error)?;
+            PendingCut {
+                heads: self.traces.cut_heads(),
+                wal_segment,
+            }
+        };
+        *self.pending_cut.lock() = Some(pending);
+        self.retry_pending_cut().await
+    }
+
+    async fn retry_pending_cut(&self) -> Result<(), IngestError> {
+        let Some(pending) = self.pending_cut.lock().take() else {
+            return Ok(());
+        };
+        let traces = self.traces.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = traces.write_cut(&pending.heads, pending.wal_segment);
+            (pending, outcome)
+        })
+        .await
+        .map_err(|e| IngestError::Storage(format!("block writer task failed: {e}")))?;
+        let (pending, outcome) = result;
+        if let Err(err) = outcome {
+            tracing::error!(%err, "writing trace blocks failed; data stays in the WAL and will be retried");
+            *self.pending_cut.lock() = Some(pending);
+            return Err(IngestError::Storage(err.to_string()));
+        }
+        self.remove_covered_segments();
+        Ok(())
+    }
+
+    fn remove_covered_segments(&self) {
+        let checkpoint = self.traces.wal_checkpoint();
+        if let Err(err) = self.wal.remove_segments_before(checkpoint) {
+            tracing::warn!(%err, checkpoint, "could not delete old WAL segments");
+        }
+    }
+
+    /// One round of background work: cut when due, compact, enforce retention.
+    pub async fn maintain(&self, compact_and_retain: bool) {
+        if self.traces.cut_due() || self.pending_cut.lock().is_some() {
+            if let Err(err) = self.cut().await {
+                tracing::warn!(%err, "trace head cut failed");
+            }
+        }
+        if !compact_and_retain {
+            return;
+        }
+        let traces = self.traces.clone();
+        let wal_bytes = self.wal.stats().disk_bytes;
+        let result = tokio::task::spawn_blocking(move || {
+            let compacted = traces.compact()?;
+            let deleted = traces.enforce_retention(now_unix_nanos(), wal_bytes)?;
+            Ok::<_, weft_traces::TraceStoreError>((compacted, deleted))
+        })
+        .await;
+        match result {
+            Ok(Ok((compacted, deleted))) if compacted + deleted > 0 => {
+                tracing::debug!(compacted, deleted, "trace maintenance")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "trace maintenance failed"),
+            Err(err) => tracing::warn!(%err, "trace maintenance task failed"),
+        }
+    }
+
+    /// Runs [`Self::maintain`] until `shutdown` flips to true.
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_full = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let full = last_full.elapsed() >= interval;
+            if full {
+                last_full = tokio::time::Instant::now();
+            }
+            self.maintain(full).await;
+        }
+    }
+
+    /// Ordered shutdown: refuse new writes, wait for in-flight ones, cut the heads into
+    /// blocks so the next start replays little, and close the WAL.
+    pub async fn shutdown(&self) -> Result<(), IngestError> {
+        self.closing.store(true, Ordering::Release);
+        drop(self.gate.write().await);
+        let cut_result = self.cut().await;
+        self.wal.close().await.map_err(wal_error)?;
+        cut_result
+    }
+}
+
+/// Opens the WAL, replaying into the stores every record at or after their checkpoint, and
+/// returns it ready for appends together with the number of records replayed.
+pub fn open_wal_and_replay(
+    wal_dir: &std::path::Path,
+    options: WalOptions,
+    traces: &TraceStore,
+) -> Result<(Wal, u64), IngestError> {
+    let from = Position {
+        segment: traces.wal_checkpoint(),
+        offset: 0,
+    };
+    let mut records = 0u64;
+    let (wal, _stats) = Wal::open_and_replay(wal_dir, options, from, |_position, payload| {
+        match record::decode(payload) {
+            Ok(WalRecord::Traces { tenant, request }) => {
+                traces.apply(&tenant, &request.resource_spans);
+                records += 1;
+            }
+            Ok(WalRecord::Unknown(kind)) => {
+                tracing::warn!(kind, "skipping WAL record of an unknown kind")
+            }
+            Err(err) => tracing::error!(%err, "skipping undecodable WAL record"),
+        }
+        Ok::<(), WalError>(())
+    })
+    .map_err(|e: WalError| IngestError::Storage(format!("WAL replay failed: {e}")))?;
+    Ok((wal, records))
+}
+
+fn unavailable(reason: &str, retry_secs: u64) -> IngestError {
+    IngestError::Unavailable {
+        reason: reason.to_string(),
+        retry_after: Duration::from_secs(retry_secs),
+    }
+}
+
+fn wal_reason(err: &WalError) -> &'static str {
+    if err.is_retryable() {
+        "wal_pressure"
+    } else {
+        "wal_error"
+    }
+}
+
+fn wal_error(err: WalError) -> IngestError {
+    if matches!(err, WalError::Backpressure { .. }) {
+        return unavailable(&err.to_string(), 1);
+    }
+    IngestError::Storage(err.to_string())
+}

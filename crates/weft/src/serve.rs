@@ -1,0 +1,260 @@
+//! `weft serve`: wiring and ordered shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use weft_api::AppState;
+use weft_core::telemetry::{Sample, SampleKind, SelfMetrics, SnapshotSource};
+use weft_core::tenant::TenantPolicy;
+use weft_core::time::AcceptWindow;
+use weft_ingest::otlp_grpc::{self, GrpcReceiver};
+use weft_ingest::otlp_http::{self, HttpReceiver};
+use weft_ingest::{open_wal_and_replay, Pipeline};
+use weft_traces::TraceStore;
+use weft_wal::Wal;
+
+use crate::config::Config;
+
+/// Runs the server until SIGTERM/SIGINT, then shuts down in order.
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weft")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(cfg))
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let data_dir = cfg.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let metrics = SelfMetrics::new();
+    let tenants = TenantPolicy {
+        allowed: cfg.tenancy.allowed.clone(),
+    };
+    let max_message_bytes = cfg.receivers.max_message_bytes.as_u64() as usize;
+
+    // Bind every port before the (possibly long) replay so a port conflict fails fast.
+    let grpc_listener = bind(cfg.receivers.otlp_grpc_addr, "OTLP/gRPC").await?;
+    let otlp_http_listener = bind(cfg.receivers.otlp_http_addr, "OTLP/HTTP").await?;
+    let api_listener = bind(cfg.server.http_addr, "query API").await?;
+
+    let traces = TraceStore::open(&data_dir.join("traces"), cfg.traces.clone(), metrics.clone())
+        .context("opening the trace store")?;
+    let (wal, replayed) = {
+        let traces = traces.clone();
+        let wal_dir = data_dir.join("wal");
+        let options = cfg.wal.to_options(max_message_bytes as u64);
+        tokio::task::spawn_blocking(move || open_wal_and_replay(&wal_dir, options, &traces))
+            .await
+            .context("WAL replay task")?
+            .context("opening the WAL")?
+    };
+    tracing::info!(records = replayed, "WAL replayed");
+    let wal = Arc::new(wal);
+    metrics.register_source(Arc::new(WalSnapshot(wal.clone())));
+
+    let window = AcceptWindow {
+        max_past_nanos: cfg.receivers.max_past.as_nanos() as u64,
+        max_future_nanos: cfg.receivers.max_future.as_nanos() as u64,
+    };
+    let pipeline = Pipeline::new(wal, traces.clone(), metrics.clone(), window);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let maintenance = tokio::spawn(
+        pipeline
+            .clone()
+            .run_maintenance(cfg.traces.maintenance_interval, shutdown_rx.clone()),
+    );
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let api_state = Arc::new(AppState {
+        traces,
+        tenants: tenants.clone(),
+        metrics: metrics.clone(),
+        flush: flush_fn(pipeline.clone()),
+        ready: ready.clone(),
+    });
+    let grpc = GrpcReceiver {
+        pipeline: pipeline.clone(),
+        tenants: tenants.clone(),
+        max_message_bytes,
+    };
+    let otlp_http = HttpReceiver {
+        pipeline: pipeline.clone(),
+        tenants,
+        max_message_bytes,
+    };
+
+    let servers = vec![
+        tokio::spawn(serve_grpc(grpc_listener, grpc, shutdown_rx.clone())),
+        tokio::spawn(serve_http(
+            otlp_http_listener,
+            otlp_http::router(Arc::new(otlp_http)).layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                weft_api::observe::observe_latency,
+            )),
+            shutdown_rx.clone(),
+            "OTLP/HTTP",
+        )),
+        tokio::spawn(serve_http(
+            api_listener,
+            weft_api::router(api_state),
+            shutdown_rx.clone(),
+            "query API",
+        )),
+    ];
+    ready.store(true, Ordering::Release);
+    tracing::info!(
+        grpc = %cfg.receivers.otlp_grpc_addr,
+        http = %cfg.receivers.otlp_http_addr,
+        api = %cfg.server.http_addr,
+        data_dir = %data_dir.display(),
+        "weft is ready"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no longer accepting requests");
+    ready.store(false, Ordering::Release);
+    let _ = shutdown_tx.send(true);
+    drain(servers, cfg.server.shutdown_grace).await;
+    let _ = maintenance.await;
+    pipeline
+        .shutdown()
+        .await
+        .context("flushing the trace store and closing the WAL")?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} listener on {addr}"))
+}
+
+fn flush_fn(pipeline: Arc<Pipeline>) -> weft_api::FlushFn {
+    Arc::new(move || {
+        let pipeline = pipeline.clone();
+        Box::pin(async move { pipeline.cut().await.map_err(|e| e.to_string()) })
+    })
+}
+
+async fn serve_grpc(
+    listener: TcpListener,
+    receiver: GrpcReceiver,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let routes = otlp_grpc::routes(Arc::new(receiver));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("OTLP/gRPC server")
+}
+
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    what: &'static str,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .with_context(|| format!("{what} server"))
+}
+
+/// Waits for the servers to finish their in-flight requests, at most `grace`.
+async fn drain(servers: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>, grace: Duration) {
+    let all = futures_join_all(servers);
+    match tokio::time::timeout(grace, all).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => tracing::warn!("{err:#}"),
+                    Err(err) => tracing::warn!(%err, "server task failed"),
+                }
+            }
+        }
+        Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
+    }
+}
+
+async fn futures_join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await);
+    }
+    out
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops weft");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Reports WAL counters on `/metrics`.
+struct WalSnapshot(Arc<Wal>);
+
+impl SnapshotSource for WalSnapshot {
+    fn samples(&self) -> Vec<Sample> {
+        let s = self.0.stats();
+        let sample = |name, help, kind, value: f64| Sample {
+            name,
+            help,
+            kind,
+            labels: Vec::new(),
+            value,
+        };
+        use SampleKind::{Counter, Gauge};
+        vec![
+            sample("wal_written_bytes", "Bytes written to the WAL", Counter, s.bytes_written as f64),
+            sample("wal_records", "Records written to the WAL", Counter, s.records_written as f64),
+            sample("wal_fsyncs", "fdatasync calls made by the WAL", Counter, s.fsyncs as f64),
+            sample("wal_fsync_seconds", "Time spent in WAL fdatasync", Counter, s.fsync_time.as_secs_f64()),
+            sample("wal_disk_bytes", "Bytes of WAL segments on disk", Gauge, s.disk_bytes as f64),
+            sample("wal_segments", "WAL segments on disk", Gauge, s.segments as f64),
+            sample("wal_pending_bytes", "Bytes queued for the WAL writer", Gauge, s.pending_bytes as f64),
+            sample(
+                "wal_backpressure_rejections",
+                "Appends refused because the WAL queue was full",
+                Counter,
+                s.backpressure_rejections as f64,
+            ),
+            sample(
+                "wal_torn_tails_repaired",
+                "Torn WAL tails truncated at start-up",
+                Counter,
+                s.torn_tails_repaired as f64,
+            ),
+            sample("wal_io_errors", "WAL write or sync failures", Counter, s.io_errors as f64),
+        ]
+    }
+}
