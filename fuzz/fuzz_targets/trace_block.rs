@@ -69,10 +69,18 @@ fn build_template() -> Template {
         };
         writer.append(&rec).expect("append");
     }
-    let meta = writer.finish(BlockMetaExtra::default()).expect("finish template block");
+    let meta = writer
+        .finish(BlockMetaExtra::default())
+        .expect("finish template block");
     let src = root.join("fuzz").join(&meta.block_id);
-    let pages = BlockReader::open(&src).expect("open template").pages().to_vec();
-    let files = FILES.iter().map(|f| std::fs::read(src.join(f)).expect("read")).collect();
+    let pages = BlockReader::open(&src)
+        .expect("open template")
+        .pages()
+        .to_vec();
+    let files = FILES
+        .iter()
+        .map(|f| std::fs::read(src.join(f)).expect("read"))
+        .collect();
     // Same directory name as the block id, which the reader checks.
     let dir = root.join("scratch").join(&meta.block_id);
     std::fs::create_dir_all(&dir).expect("scratch dir");

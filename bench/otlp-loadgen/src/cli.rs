@@ -98,7 +98,10 @@ impl SendArgs {
         ensure!(self.timeout > 0.0, "--timeout must be positive");
         ensure!(self.report_every > 0.0, "--report-every must be positive");
         if let Some(d) = self.duration {
-            ensure!(d > 0.0 && d.is_finite(), "--duration must be a positive number of seconds");
+            ensure!(
+                d > 0.0 && d.is_finite(),
+                "--duration must be a positive number of seconds"
+            );
         }
         ensure!(
             self.dry_run || self.endpoint.starts_with("http://"),
@@ -176,8 +179,14 @@ mod tests {
             cli.send.time_limit()
         };
         assert_eq!(parse(&["x"]), Duration::from_secs(10));
-        assert_eq!(parse(&["x", "--total-spans", "5"]), Duration::from_secs(600));
-        assert_eq!(parse(&["x", "--duration", "2.5"]), Duration::from_millis(2500));
+        assert_eq!(
+            parse(&["x", "--total-spans", "5"]),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            parse(&["x", "--duration", "2.5"]),
+            Duration::from_millis(2500)
+        );
     }
 
     #[test]

@@ -37,7 +37,13 @@ pub fn run(args: &SendArgs, world: Arc<World>, seed: u64) -> Result<bool> {
     }
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     let gen_secs = (secs - gz_time.as_secs_f64()).max(1e-9);
-    print_report(args, spans, bytes, gen_secs, args.gzip.then_some((gz_bytes, secs)));
+    print_report(
+        args,
+        spans,
+        bytes,
+        gen_secs,
+        args.gzip.then_some((gz_bytes, secs)),
+    );
     Ok(true)
 }
 
@@ -55,7 +61,8 @@ fn print_report(args: &SendArgs, spans: u64, bytes: u64, gen_secs: f64, gz: Opti
         thousands(rate as u64),
         rate * per_span / 1e6
     );
-    let mut result = format!("RESULT spans={spans} gen_rate={rate:.0} bytes_per_span={per_span:.1}");
+    let mut result =
+        format!("RESULT spans={spans} gen_rate={rate:.0} bytes_per_span={per_span:.1}");
     if let Some((gz_bytes, total_secs)) = gz {
         let gz_per_span = gz_bytes as f64 / spans.max(1) as f64;
         let gz_rate = spans as f64 / total_secs;

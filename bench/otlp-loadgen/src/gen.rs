@@ -377,8 +377,14 @@ const FAILURES: &[(&str, &str)] = &[
     ("java.net.ConnectException", "connection refused"),
     ("context.DeadlineExceeded", "context deadline exceeded"),
     ("UpstreamError", "upstream returned 503 Service Unavailable"),
-    ("NullPointerException", "null pointer dereference in handler"),
-    ("UniqueViolation", "duplicate key value violates unique constraint"),
+    (
+        "NullPointerException",
+        "null pointer dereference in handler",
+    ),
+    (
+        "UniqueViolation",
+        "duplicate key value violates unique constraint",
+    ),
     ("TimeoutError", "timed out waiting for lock after 5000ms"),
 ];
 const STACK: &str = "at com.example.Handler.handle(Handler.java:118)\n\
@@ -555,7 +561,11 @@ impl SpanWriter<'_> {
         });
         w.kv_int(SPAN_ATTR, "messaging.destination.partition.id", partition);
         if p.role == Role::Producer {
-            w.kv_str(SPAN_ATTR, "server.address", "kafka-0.platform.svc.cluster.local");
+            w.kv_str(
+                SPAN_ATTR,
+                "server.address",
+                "kafka-0.platform.svc.cluster.local",
+            );
         } else {
             w.kv_str(SPAN_ATTR, "messaging.consumer.group.name", &svc.name);
         }
@@ -578,23 +588,47 @@ impl SpanWriter<'_> {
         let r2 = self.rng.random::<u64>();
         let w = &mut *self.w;
         match which {
-            0 => concat(w, "enduser.id", &[b"user-", Num::new(r % 50_000).as_bytes()]),
+            0 => concat(
+                w,
+                "enduser.id",
+                &[b"user-", Num::new(r % 50_000).as_bytes()],
+            ),
             1 => w.kv_str_with(SPAN_ATTR, "app.session.id", 16, |b| push_hex(b, r)),
             2 => w.kv_str_with(SPAN_ATTR, "app.request.id", 32, |b| {
                 push_hex(b, r);
                 push_hex(b, r2);
             }),
-            3 => concat(w, "app.tenant.id", &[b"tenant-", Num::new(r % 50).as_bytes()]),
-            4 => w.kv_str(SPAN_ATTR, "cloud.region", REGIONS[r as usize % REGIONS.len()]),
+            3 => concat(
+                w,
+                "app.tenant.id",
+                &[b"tenant-", Num::new(r % 50).as_bytes()],
+            ),
+            4 => w.kv_str(
+                SPAN_ATTR,
+                "cloud.region",
+                REGIONS[r as usize % REGIONS.len()],
+            ),
             5 => w.kv_int(SPAN_ATTR, "app.cart.items", (r % 21) as i64),
             6 => w.kv_f64(SPAN_ATTR, "app.order.amount", (r % 50_000) as f64 / 100.0),
             7 => w.kv_bool(SPAN_ATTR, "app.cache.hit", r & 1 == 1),
             8 => w.kv_bool(SPAN_ATTR, "app.feature.new_checkout", r % 10 == 0),
             9 => w.kv_int(SPAN_ATTR, "app.retry.count", (r % 4) as i64),
             10 => w.kv_int(SPAN_ATTR, "app.payload.bytes", (100 + r % 200_000) as i64),
-            11 => concat(w, "app.product.id", &[b"SKU-", Num::new(10_000 + r % 5_000).as_bytes()]),
-            12 => w.kv_str(SPAN_ATTR, "app.currency", CURRENCIES[r as usize % CURRENCIES.len()]),
-            13 => w.kv_f64(SPAN_ATTR, "app.ml.score", (r >> 11) as f64 / (1u64 << 53) as f64),
+            11 => concat(
+                w,
+                "app.product.id",
+                &[b"SKU-", Num::new(10_000 + r % 5_000).as_bytes()],
+            ),
+            12 => w.kv_str(
+                SPAN_ATTR,
+                "app.currency",
+                CURRENCIES[r as usize % CURRENCIES.len()],
+            ),
+            13 => w.kv_f64(
+                SPAN_ATTR,
+                "app.ml.score",
+                (r >> 11) as f64 / (1u64 << 53) as f64,
+            ),
             14 => {
                 let len = 8 + (r2 % 25) as usize;
                 w.kv_str_with(SPAN_ATTR, "app.note", len, |b| push_text(b, r, r2, len));
@@ -659,14 +693,20 @@ fn concat(w: &mut PbWriter, key: &str, parts: &[&[u8]]) {
 
 fn concat_field(w: &mut PbWriter, field: u32, key: &str, parts: &[&[u8]]) {
     let len = parts.iter().map(|p| p.len()).sum();
-    w.kv_str_with(field, key, len, |b| parts.iter().for_each(|p| b.extend_from_slice(p)));
+    w.kv_str_with(field, key, len, |b| {
+        parts.iter().for_each(|p| b.extend_from_slice(p))
+    });
 }
 
 /// A private-range IPv4 address from random bits.
 fn ip_attr(w: &mut PbWriter, key: &str, bits: u32) {
     let [a, b, c, _] = bits.to_le_bytes();
     let (a, b, c) = (Num::new(a.into()), Num::new(b.into()), Num::new(c.into()));
-    concat(w, key, &[b"10.", a.as_bytes(), b".", b.as_bytes(), b".", c.as_bytes()]);
+    concat(
+        w,
+        key,
+        &[b"10.", a.as_bytes(), b".", b.as_bytes(), b".", c.as_bytes()],
+    );
 }
 
 fn push_hex(buf: &mut Vec<u8>, v: u64) {
@@ -679,7 +719,11 @@ fn push_hex(buf: &mut Vec<u8>, v: u64) {
 fn push_text(buf: &mut Vec<u8>, a: u64, b: u64, len: usize) {
     const ALPHABET: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -";
     for i in 0..len {
-        let word = if i < 10 { a } else { b.rotate_left(((i / 10) * 7) as u32) };
+        let word = if i < 10 {
+            a
+        } else {
+            b.rotate_left(((i / 10) * 7) as u32)
+        };
         buf.push(ALPHABET[((word >> ((i % 10) * 6)) & 63) as usize]);
     }
 }
@@ -754,7 +798,11 @@ mod tests {
             assert_eq!(s.trace_id.len(), 16);
             assert_eq!(s.span_id.len(), 8);
             assert!(s.start_time_unix_nano <= s.end_time_unix_nano);
-            assert!((MIN_ATTRS..=MAX_ATTRS).contains(&s.attributes.len()), "{}", s.attributes.len());
+            assert!(
+                (MIN_ATTRS..=MAX_ATTRS).contains(&s.attributes.len()),
+                "{}",
+                s.attributes.len()
+            );
             let e = per_trace.entry(&s.trace_id[..]).or_default();
             e.0 += 1;
             if s.parent_span_id.is_empty() {
@@ -764,14 +812,20 @@ mod tests {
             }
             let parent = by_id[&(&s.trace_id[..], &s.parent_span_id[..])];
             assert!(parent.start_time_unix_nano <= s.start_time_unix_nano);
-            assert!(s.end_time_unix_nano <= parent.end_time_unix_nano, "child inside parent");
+            assert!(
+                s.end_time_unix_nano <= parent.end_time_unix_nano,
+                "child inside parent"
+            );
         }
         for (spans, roots) in per_trace.values() {
             assert_eq!(*roots, 1, "one root per trace");
             assert!(*spans <= MAX_TRACE_SPANS);
         }
         // Only the last trace of a batch may be shrunk below the minimum.
-        let small = per_trace.values().filter(|(n, _)| *n < MIN_TRACE_SPANS).count();
+        let small = per_trace
+            .values()
+            .filter(|(n, _)| *n < MIN_TRACE_SPANS)
+            .count();
         assert!(small <= 1);
     }
 
@@ -807,7 +861,10 @@ mod tests {
             }
             events += s.events.len();
         }
-        assert!(kinds[1..].iter().all(|&k| k > 0), "all five kinds: {kinds:?}");
+        assert!(
+            kinds[1..].iter().all(|&k| k > 0),
+            "all five kinds: {kinds:?}"
+        );
         let err_pct = errors as f64 * 100.0 / spans.len() as f64;
         assert!((2.0..4.0).contains(&err_pct), "{err_pct}");
         assert!(events > spans.len() / 10);
@@ -831,7 +888,10 @@ mod tests {
         let a = batch(10, 9, 1000);
         let b = batch(10, 9, 1000);
         let ids = |r: &ExportTraceServiceRequest| {
-            all_spans(r).iter().map(|s| s.span_id.clone()).collect::<Vec<_>>()
+            all_spans(r)
+                .iter()
+                .map(|s| s.span_id.clone())
+                .collect::<Vec<_>>()
         };
         assert_eq!(ids(&a), ids(&b));
     }

@@ -98,7 +98,8 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String)> {
 }
 
 fn read_ids(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut ids = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let id = line.trim();
@@ -170,16 +171,16 @@ fn span_count(t: &TracesData) -> u64 {
 fn print_summary(args: &LookupArgs, seed: u64, ids: usize, o: &mut Outcome, elapsed: Duration) {
     o.latencies_us.sort_unstable();
     let lat = &o.latencies_us;
-    let (p50, p99) = (exact_percentile_ms(lat, 0.5), exact_percentile_ms(lat, 0.99));
+    let (p50, p99) = (
+        exact_percentile_ms(lat, 0.5),
+        exact_percentile_ms(lat, 0.99),
+    );
     let max = lat.last().map_or(0.0, |&v| v as f64 / 1000.0);
     let mean_spans = o.spans as f64 / o.ok.max(1) as f64;
     let n = lat.len() as u64 + o.errors;
     println!(
         "otlp-loadgen lookup: {} ({} of {ids} IDs, seed {seed}, concurrency {}, Accept: {})",
-        args.url,
-        n,
-        args.concurrency,
-        args.accept
+        args.url, n, args.concurrency, args.accept
     );
     println!("  elapsed          {:.2} s", elapsed.as_secs_f64());
     println!(
@@ -191,7 +192,9 @@ fn print_summary(args: &LookupArgs, seed: u64, ids: usize, o: &mut Outcome, elap
     if let Some(e) = &o.first_error {
         println!("  first error      {e}");
     }
-    println!("  latency          p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms (200s and 404s)");
+    println!(
+        "  latency          p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms (200s and 404s)"
+    );
     println!(
         "RESULT lookups={n} ok={} not_found={} errors={} undecodable={} mean_spans={mean_spans:.2} \
          p50_ms={p50:.3} p99_ms={p99:.3} max_ms={max:.3}",
@@ -277,7 +280,11 @@ fn read_response(r: &mut impl BufRead) -> io::Result<(u16, Vec<u8>, bool)> {
         };
         let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().map_err(|_| bad("bad Content-Length"))?);
+            length = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| bad("bad Content-Length"))?,
+            );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value.to_ascii_lowercase().contains("chunked");
         } else if name.eq_ignore_ascii_case("connection") {
@@ -305,7 +312,10 @@ fn read_response(r: &mut impl BufRead) -> io::Result<(u16, Vec<u8>, bool)> {
 fn read_line(r: &mut impl BufRead, line: &mut String) -> io::Result<()> {
     line.clear();
     if r.read_line(line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     Ok(())
 }
@@ -351,7 +361,10 @@ mod tests {
 
     #[test]
     fn url_parsing() {
-        assert_eq!(parse_url("http://127.0.0.1:3200/").unwrap().1, "127.0.0.1:3200");
+        assert_eq!(
+            parse_url("http://127.0.0.1:3200/").unwrap().1,
+            "127.0.0.1:3200"
+        );
         assert!(parse_url("https://127.0.0.1:3200").is_err());
         assert!(parse_url("http://127.0.0.1:3200/api").is_err());
     }
@@ -377,7 +390,12 @@ mod tests {
                 }
             }
         });
-        let out = lookup_all(addr, "Host: x\r\n\r\n", Duration::from_secs(5), &["a", "b", "c", "d"]);
+        let out = lookup_all(
+            addr,
+            "Host: x\r\n\r\n",
+            Duration::from_secs(5),
+            &["a", "b", "c", "d"],
+        );
         server.join().unwrap();
         assert_eq!((out.ok, out.errors), (4, 0), "{:?}", out.first_error);
     }

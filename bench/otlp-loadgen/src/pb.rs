@@ -130,7 +130,9 @@ impl PbWriter {
     }
 
     pub fn kv_str(&mut self, field: u32, key: &str, val: &str) {
-        self.kv_str_with(field, key, val.len(), |b| b.extend_from_slice(val.as_bytes()));
+        self.kv_str_with(field, key, val.len(), |b| {
+            b.extend_from_slice(val.as_bytes())
+        });
     }
 
     /// String attribute whose value is produced in place by `fill`.

@@ -23,6 +23,8 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
+const FAILURE_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Spans left to send; shared by all workers so `--total-spans` is exact.
 struct Budget(AtomicU64);
 
@@ -34,7 +36,9 @@ impl Budget {
     /// Takes up to `want` spans; 0 once the budget is spent.
     fn claim(&self, want: u64) -> u64 {
         self.0
-            .fetch_update(Relaxed, Relaxed, |left| (left > 0).then(|| left - left.min(want)))
+            .fetch_update(Relaxed, Relaxed, |left| {
+                (left > 0).then(|| left - left.min(want))
+            })
             .map_or(0, |left| left.min(want))
     }
 }
@@ -187,6 +191,10 @@ async fn worker(shared: Arc<Shared>, channel: Channel, mut gen: Generator) -> Re
         let started = Instant::now();
         let outcome = export(&mut grpc, body.clone(), shared.tenant.as_ref()).await;
         record(&shared.stats, n, body.len(), started.elapsed(), &outcome);
+        if outcome.is_err() {
+            // Don't spin generating batches for a server that is down.
+            tokio::time::sleep(FAILURE_BACKOFF).await;
+        }
         if let (Ok(_), Some(out)) = (&outcome, &shared.ids_out) {
             line.clear();
             for id in gen.trace_ids() {
@@ -198,7 +206,10 @@ async fn worker(shared: Arc<Shared>, channel: Channel, mut gen: Generator) -> Re
                 }
                 traces_seen += 1;
             }
-            out.lock().unwrap().write_all(&line).context("writing --ids-out")?;
+            out.lock()
+                .unwrap()
+                .write_all(&line)
+                .context("writing --ids-out")?;
         }
     }
     Ok(())
@@ -308,12 +319,18 @@ fn print_summary(args: &SendArgs, seed: u64, s: &Counters, elapsed: Duration) {
         bytes as f64 / sent.max(1) as f64,
     );
     println!("  spans acked      {}", thousands(acked));
-    println!("  spans rejected   {} (partial_success)", thousands(rejected));
-    println!("  requests failed  {failed} {}", codes(by_code));
+    println!(
+        "  spans rejected   {} (partial_success)",
+        thousands(rejected)
+    );
+    println!("  requests failed  {failed}{}", codes(by_code));
     if let Some(e) = first_error {
         println!("  first error      {e}");
     }
-    println!("  achieved rate    {} spans/s acked (target {target})", thousands(rate as u64));
+    println!(
+        "  achieved rate    {} spans/s acked (target {target})",
+        thousands(rate as u64)
+    );
     println!(
         "  export latency   p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         lat.percentile_ms(0.5),
@@ -333,7 +350,7 @@ fn codes(by_code: &BTreeMap<String, u64>) -> String {
         return String::new();
     }
     let parts: Vec<_> = by_code.iter().map(|(c, n)| format!("{c}: {n}")).collect();
-    format!("({})", parts.join(", "))
+    format!(" ({})", parts.join(", "))
 }
 
 #[cfg(test)]

@@ -78,7 +78,10 @@ impl NamedService for SinkService {
 pub async fn run(args: &SinkArgs) -> Result<bool> {
     let received = Arc::new(Received::default());
     let start = Instant::now();
-    eprintln!("otlp-loadgen sink: listening on {} for {} s", args.listen, args.duration);
+    eprintln!(
+        "otlp-loadgen sink: listening on {} for {} s",
+        args.listen, args.duration
+    );
     tonic::transport::Server::builder()
         .add_service(SinkService(received.clone()))
         .serve_with_shutdown(

@@ -136,12 +136,18 @@ mod tests {
     #[test]
     fn buckets_are_monotonic_and_precise() {
         let mut last = 0;
-        for v in (0..2_000_000u64).step_by(997).chain([u64::MAX / 2, u64::MAX]) {
+        for v in (0..2_000_000u64)
+            .step_by(997)
+            .chain([u64::MAX / 2, u64::MAX])
+        {
             let b = bucket_of(v);
             assert!(b >= last && b < BUCKETS);
             last = b;
             let mid = bucket_value(b) as f64;
-            assert!((mid - v as f64).abs() <= (v as f64 / 60.0).max(0.5), "{v} -> {mid}");
+            assert!(
+                (mid - v as f64).abs() <= (v as f64 / 60.0).max(0.5),
+                "{v} -> {mid}"
+            );
         }
     }
 

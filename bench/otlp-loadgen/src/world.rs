@@ -43,11 +43,36 @@ const NAMESPACES: &[&str] = &["shop", "payments", "platform"];
 
 /// (telemetry.sdk.language, telemetry.sdk.version, instrumentation scope, scope version)
 const SDKS: &[(&str, &str, &str, &str)] = &[
-    ("go", "1.32.0", "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp", "0.57.0"),
-    ("java", "1.44.1", "io.opentelemetry.spring-webmvc-6.0", "2.10.0-alpha"),
-    ("python", "1.29.0", "opentelemetry.instrumentation.flask", "0.50b0"),
-    ("nodejs", "1.28.0", "@opentelemetry/instrumentation-http", "0.55.0"),
-    ("dotnet", "1.10.0", "OpenTelemetry.Instrumentation.AspNetCore", "1.10.1"),
+    (
+        "go",
+        "1.32.0",
+        "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
+        "0.57.0",
+    ),
+    (
+        "java",
+        "1.44.1",
+        "io.opentelemetry.spring-webmvc-6.0",
+        "2.10.0-alpha",
+    ),
+    (
+        "python",
+        "1.29.0",
+        "opentelemetry.instrumentation.flask",
+        "0.50b0",
+    ),
+    (
+        "nodejs",
+        "1.28.0",
+        "@opentelemetry/instrumentation-http",
+        "0.55.0",
+    ),
+    (
+        "dotnet",
+        "1.10.0",
+        "OpenTelemetry.Instrumentation.AspNetCore",
+        "1.10.1",
+    ),
     ("rust", "0.27.1", "tracing-opentelemetry", "0.28.0"),
 ];
 
@@ -134,7 +159,7 @@ impl World {
     /// produce the same cardinality.
     pub fn new(n_services: usize, seed: u64) -> World {
         let n_services = n_services.max(2); // calls need a peer service
-        let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_0f_1d);
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_0f1d);
         let services: Vec<Service> = (0..n_services).map(|i| make_service(i, &mut rng)).collect();
         let mut resources = Vec::with_capacity(n_services * INSTANCES);
         for (i, svc) in services.iter().enumerate() {
@@ -143,7 +168,11 @@ impl World {
             }
         }
         let scopes = (0..n_services).map(encode_scope).collect();
-        World { services, resources, scopes }
+        World {
+            services,
+            resources,
+            scopes,
+        }
     }
 }
 
@@ -267,7 +296,9 @@ fn make_db_ops(system: &'static str, snake: &str) -> Vec<DbOp> {
 }
 
 fn random_hex(rng: &mut SmallRng, n: usize) -> String {
-    (0..n).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)])).collect()
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect()
 }
 
 fn encode_resource(i: usize, svc: &Service, inst: usize, rng: &mut SmallRng) -> Vec<u8> {
@@ -275,10 +306,26 @@ fn encode_resource(i: usize, svc: &Service, inst: usize, rng: &mut SmallRng) -> 
     let ns = NAMESPACES[i % NAMESPACES.len()];
     let uuid = {
         let h = random_hex(rng, 32);
-        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
     };
-    let pod = format!("{}-{}-{}", svc.name, random_hex(rng, 10), random_hex(rng, 5));
-    let node = format!("ip-10-0-{}-{}.ec2.internal", (i + inst) % NODES, 10 + (i * 7 + inst) % NODES);
+    let pod = format!(
+        "{}-{}-{}",
+        svc.name,
+        random_hex(rng, 10),
+        random_hex(rng, 5)
+    );
+    let node = format!(
+        "ip-10-0-{}-{}.ec2.internal",
+        (i + inst) % NODES,
+        10 + (i * 7 + inst) % NODES
+    );
     let mut w = PbWriter::default();
     w.kv_str(1, "service.name", &svc.name);
     w.kv_str(1, "service.namespace", ns);

@@ -54,7 +54,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/search/tag/{tag}/values", get(tempo::tag_values_v1))
         .route("/api/v2/search/tag/{tag}/values", get(tempo::tag_values_v2))
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(metrics, observe::observe_latency))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            observe::observe_latency,
+        ))
         .route("/", get(status::index))
         .route("/api/v1/ping", post(status::echo))
 }

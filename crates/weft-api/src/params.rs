@@ -61,7 +61,10 @@ mod tests {
     fn go_durations() {
         assert_eq!(parse_go_duration("100ms").unwrap(), 100_000_000);
         assert_eq!(parse_go_duration("1.5s").unwrap(), 1_500_000_000);
-        assert_eq!(parse_go_duration("2h45m").unwrap(), (2 * 3600 + 45 * 60) * 1_000_000_000);
+        assert_eq!(
+            parse_go_duration("2h45m").unwrap(),
+            (2 * 3600 + 45 * 60) * 1_000_000_000
+        );
         assert_eq!(parse_go_duration("10us").unwrap(), 10_000);
         assert_eq!(parse_go_duration("10µs").unwrap(), 10_000);
         assert_eq!(parse_go_duration("0").unwrap(), 0);

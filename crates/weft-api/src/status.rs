@@ -45,7 +45,10 @@ pub async fn buildinfo() -> Json<serde_json::Value> {
 /// `GET /metrics`: self-monitoring in the Prometheus text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -55,6 +58,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 pub async fn flush(State(state): State<Arc<AppState>>) -> Response {
     match (state.flush)().await {
         Ok(()) => (StatusCode::NO_CONTENT, "").into_response(),
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("flush failed: {err}\n")).into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("flush failed: {err}\n"),
+        )
+            .into_response(),
     }
 }

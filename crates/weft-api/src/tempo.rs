@@ -31,9 +31,12 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| {
-            accept
-                .split(',')
-                .any(|m| matches!(m.split(';').next().unwrap_or("").trim(), "application/protobuf" | "application/x-protobuf"))
+            accept.split(',').any(|m| {
+                matches!(
+                    m.split(';').next().unwrap_or("").trim(),
+                    "application/protobuf" | "application/x-protobuf"
+                )
+            })
         })
 }
 
@@ -45,7 +48,11 @@ fn parse_id(raw: &str) -> Result<[u8; 16], ApiError> {
     })
 }
 
-async fn load_trace(state: &AppState, headers: &HeaderMap, raw_id: &str) -> Result<Vec<u8>, ApiError> {
+async fn load_trace(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw_id: &str,
+) -> Result<Vec<u8>, ApiError> {
     let tenant = tenant(state, headers)?;
     let id = parse_id(raw_id)?;
     let store = state.traces.clone();
@@ -89,11 +96,17 @@ pub async fn trace_v2(
 }
 
 fn decode_trace(bytes: &[u8]) -> Result<TracesData, ApiError> {
-    TracesData::decode(bytes).map_err(|e| ApiError::Internal(format!("stored trace does not decode: {e}")))
+    TracesData::decode(bytes)
+        .map_err(|e| ApiError::Internal(format!("stored trace does not decode: {e}")))
 }
 
 fn protobuf_response(body: Vec<u8>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/protobuf")],
+        body,
+    )
+        .into_response()
 }
 
 /// Default and maximum result counts, as in Tempo.
@@ -117,12 +130,16 @@ pub async fn search(
 }
 
 fn search_request(params: &HashMap<String, String>) -> Result<SearchRequest, ApiError> {
-    let query_text = match (params.get("q").filter(|q| !q.trim().is_empty()), params.get("tags")) {
+    let query_text = match (
+        params.get("q").filter(|q| !q.trim().is_empty()),
+        params.get("tags"),
+    ) {
         (Some(q), _) => q.clone(),
         (None, Some(tags)) if !tags.trim().is_empty() => tags_to_traceql(tags)?,
         _ => "{}".to_string(),
     };
-    let query = weft_traceql::parse(&query_text).map_err(|e| ApiError::BadRequest(format!("invalid TraceQL query: {e}")))?;
+    let query = weft_traceql::parse(&query_text)
+        .map_err(|e| ApiError::BadRequest(format!("invalid TraceQL query: {e}")))?;
     query
         .check_supported()
         .map_err(|e| ApiError::BadRequest(format!("invalid TraceQL query: {e}")))?;
@@ -163,7 +180,8 @@ fn optional<T>(
 
 fn optional_usize(params: &HashMap<String, String>, key: &str) -> Result<Option<usize>, ApiError> {
     optional(params, key, |raw| {
-        raw.parse::<usize>().map_err(|_| "expected a non-negative integer".to_string())
+        raw.parse::<usize>()
+            .map_err(|_| "expected a non-negative integer".to_string())
     })
 }
 
@@ -172,20 +190,28 @@ fn optional_usize(params: &HashMap<String, String>, key: &str) -> Result<Option<
 fn tags_to_traceql(tags: &str) -> Result<String, ApiError> {
     let mut filters = Vec::new();
     for pair in split_logfmt(tags) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid tags {tags:?}: expected key=value pairs")))?;
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            ApiError::BadRequest(format!("invalid tags {tags:?}: expected key=value pairs"))
+        })?;
         let value = value.trim_matches('"');
         let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
         let field = match key {
             "name" => "name".to_string(),
             "status.code" => {
-                filters.push(format!("{{ status = {} }}", value.trim_start_matches("STATUS_CODE_").to_ascii_lowercase()));
+                filters.push(format!(
+                    "{{ status = {} }}",
+                    value
+                        .trim_start_matches("STATUS_CODE_")
+                        .to_ascii_lowercase()
+                ));
                 continue;
             }
             "root.service.name" => "rootServiceName".to_string(),
             "root.name" => "rootName".to_string(),
-            _ if key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) => {
+            _ if key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) =>
+            {
                 format!(".{key}")
             }
             _ => format!(".\"{}\"", key.replace('"', "\\\"")),
@@ -345,7 +371,9 @@ pub async fn tags_v2(
             tags: INTRINSIC_TAGS.iter().map(|s| s.to_string()).collect(),
         });
     }
-    Ok(Json(json!({ "scopes": scopes, "metrics": { "inspectedBytes": "0" } })))
+    Ok(Json(
+        json!({ "scopes": scopes, "metrics": { "inspectedBytes": "0" } }),
+    ))
 }
 
 /// `GET /api/search/tags`: the v1 flat list of attribute names.
@@ -360,7 +388,9 @@ pub async fn tags_v1(
         .filter_map(|scope| summary.scopes.get(*scope))
         .flat_map(|keys| keys.keys().cloned())
         .collect();
-    Ok(Json(json!({ "tagNames": names, "metrics": { "inspectedBytes": "0" } })))
+    Ok(Json(
+        json!({ "tagNames": names, "metrics": { "inspectedBytes": "0" } }),
+    ))
 }
 
 /// `GET /api/v2/search/tag/<tag>/values`: typed values for one scoped or intrinsic tag.
@@ -375,7 +405,9 @@ pub async fn tag_values_v2(
         .into_iter()
         .map(|(value, kind)| json!({ "type": kind, "value": value }))
         .collect();
-    Ok(Json(json!({ "tagValues": values, "metrics": { "inspectedBytes": "0" } })))
+    Ok(Json(
+        json!({ "tagValues": values, "metrics": { "inspectedBytes": "0" } }),
+    ))
 }
 
 /// `GET /api/search/tag/<tag>/values`: v1, plain strings.
@@ -389,16 +421,34 @@ pub async fn tag_values_v1(
         .into_iter()
         .map(|(value, _)| value)
         .collect();
-    Ok(Json(json!({ "tagValues": values, "metrics": { "inspectedBytes": "0" } })))
+    Ok(Json(
+        json!({ "tagValues": values, "metrics": { "inspectedBytes": "0" } }),
+    ))
 }
 
 /// Values of `tag` with their TraceQL type names, sorted and de-duplicated.
-fn tag_values(state: &AppState, tenant: &TenantId, tag: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let keyword = |values: &[&str]| values.iter().map(|v| (v.to_string(), "keyword".to_string())).collect();
+fn tag_values(
+    state: &AppState,
+    tenant: &TenantId,
+    tag: &str,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let keyword = |values: &[&str]| {
+        values
+            .iter()
+            .map(|v| (v.to_string(), "keyword".to_string()))
+            .collect()
+    };
     match tag {
         "status" | "span:status" => return Ok(keyword(&["error", "ok", "unset"])),
         "kind" | "span:kind" => {
-            return Ok(keyword(&["client", "consumer", "internal", "producer", "server", "unspecified"]))
+            return Ok(keyword(&[
+                "client",
+                "consumer",
+                "internal",
+                "producer",
+                "server",
+                "unspecified",
+            ]))
         }
         _ => {}
     }
@@ -432,7 +482,10 @@ mod tests {
     #[test]
     fn legacy_tags_become_traceql() {
         let q = tags_to_traceql(r#"service.name="my svc" http.status_code=500"#).unwrap();
-        assert_eq!(q, r#"{ .service.name = "my svc" } && { .http.status_code = "500" }"#);
+        assert_eq!(
+            q,
+            r#"{ .service.name = "my svc" } && { .http.status_code = "500" }"#
+        );
         assert!(tags_to_traceql("novalue").is_err());
     }
 }

@@ -20,7 +20,12 @@ impl Encoding {
         let Some(value) = value else {
             return Ok(Self::Protobuf);
         };
-        let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             "application/x-protobuf" | "application/protobuf" | "application/octet-stream" => {
                 Ok(Self::Protobuf)
@@ -45,7 +50,10 @@ pub fn decompress(
     content_encoding: Option<&str>,
     limit: usize,
 ) -> Result<Vec<u8>, IngestError> {
-    let encoding = content_encoding.unwrap_or("identity").trim().to_ascii_lowercase();
+    let encoding = content_encoding
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
     match encoding.as_str() {
         "" | "identity" | "none" => {
             check_size(body.len(), limit)?;
@@ -121,7 +129,10 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(Encoding::from_content_type(None).unwrap(), Encoding::Protobuf);
+        assert_eq!(
+            Encoding::from_content_type(None).unwrap(),
+            Encoding::Protobuf
+        );
         assert_eq!(
             Encoding::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
             Encoding::Json
@@ -157,18 +168,36 @@ mod tests {
         let req: ExportTraceServiceRequest =
             decode_message(json.as_bytes(), Encoding::Json, "traces").unwrap();
         let span = &req.resource_spans[0].scope_spans[0].spans[0];
-        assert_eq!(hex::encode(&span.trace_id), "5b8efff798038103d269b633813fc60c");
+        assert_eq!(
+            hex::encode(&span.trace_id),
+            "5b8efff798038103d269b633813fc60c"
+        );
         assert_eq!(span.kind, 2);
         assert_eq!(span.end_time_unix_nano, 1544712661000000000);
     }
 
     #[test]
     fn malformed_bodies_name_the_problem() {
-        let err = decode_message::<ExportTraceServiceRequest>(b"{\"resourceSpans\":[", Encoding::Json, "ExportTraceServiceRequest")
-            .unwrap_err();
-        assert!(err.to_string().starts_with("invalid OTLP/JSON ExportTraceServiceRequest"), "{err}");
-        let err = decode_message::<ExportTraceServiceRequest>(&[0x0a, 0xff, 0xff], Encoding::Protobuf, "ExportTraceServiceRequest")
-            .unwrap_err();
-        assert!(err.to_string().starts_with("invalid OTLP protobuf"), "{err}");
+        let err = decode_message::<ExportTraceServiceRequest>(
+            b"{\"resourceSpans\":[",
+            Encoding::Json,
+            "ExportTraceServiceRequest",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid OTLP/JSON ExportTraceServiceRequest"),
+            "{err}"
+        );
+        let err = decode_message::<ExportTraceServiceRequest>(
+            &[0x0a, 0xff, 0xff],
+            Encoding::Protobuf,
+            "ExportTraceServiceRequest",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid OTLP protobuf"),
+            "{err}"
+        );
     }
 }

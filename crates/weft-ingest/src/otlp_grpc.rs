@@ -16,7 +16,9 @@ use weft_core::otlp::collector::metrics::v1::{
 use weft_core::otlp::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
-use weft_core::otlp::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use weft_core::otlp::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use weft_core::tenant::TenantPolicy;
 
 use crate::otlp_http::trace_response;
@@ -34,7 +36,10 @@ struct Svc(Arc<GrpcReceiver>);
 
 impl Svc {
     fn refuse(&self, signal: &'static str, err: &IngestError) -> Status {
-        self.0.pipeline.metrics().refuse_request(signal, err.reason());
+        self.0
+            .pipeline
+            .metrics()
+            .refuse_request(signal, err.reason());
         err.to_grpc_status()
     }
 
@@ -100,7 +105,10 @@ impl TraceService for Svc {
         match result {
             Ok(outcome) => {
                 self.observe(METHOD, started, "Ok");
-                Ok(Response::new(trace_response(outcome.rejected, outcome.message)))
+                Ok(Response::new(trace_response(
+                    outcome.rejected,
+                    outcome.message,
+                )))
             }
             Err(err) => {
                 let status = self.refuse("traces", &err);

@@ -59,7 +59,9 @@ async fn export_traces(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportTraceServiceResponse, IngestError> {
-    let tenant = receiver.tenants.resolve(header_str(headers, TENANT_HEADER))?;
+    let tenant = receiver
+        .tenants
+        .resolve(header_str(headers, TENANT_HEADER))?;
     let raw = decompress(
         body,
         header_str(headers, header::CONTENT_ENCODING),
@@ -67,7 +69,10 @@ async fn export_traces(
     )?;
     let request: ExportTraceServiceRequest =
         decode_message(&raw, encoding, "ExportTraceServiceRequest")?;
-    let outcome = receiver.pipeline.write_traces(&tenant, request, "http").await?;
+    let outcome = receiver
+        .pipeline
+        .write_traces(&tenant, request, "http")
+        .await?;
     Ok(trace_response(outcome.rejected, outcome.message))
 }
 
@@ -84,7 +89,10 @@ pub fn trace_response(rejected: u64, message: Option<String>) -> ExportTraceServ
     }
 }
 
-async fn not_yet_metrics(State(receiver): State<Arc<HttpReceiver>>, headers: HeaderMap) -> Response {
+async fn not_yet_metrics(
+    State(receiver): State<Arc<HttpReceiver>>,
+    headers: HeaderMap,
+) -> Response {
     not_yet(&receiver, &headers, "metrics")
 }
 
@@ -96,8 +104,17 @@ async fn not_yet_logs(State(receiver): State<Arc<HttpReceiver>>, headers: Header
 fn not_yet(receiver: &HttpReceiver, headers: &HeaderMap, signal: &'static str) -> Response {
     let encoding = Encoding::from_content_type(header_str(headers, header::CONTENT_TYPE))
         .unwrap_or(Encoding::Protobuf);
-    let what = if signal == "metrics" { "OTLP metrics" } else { "OTLP logs" };
-    error_response(receiver, signal, &IngestError::NotYetSupported(what), encoding)
+    let what = if signal == "metrics" {
+        "OTLP metrics"
+    } else {
+        "OTLP logs"
+    };
+    error_response(
+        receiver,
+        signal,
+        &IngestError::NotYetSupported(what),
+        encoding,
+    )
 }
 
 fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, key: K) -> Option<&str> {
@@ -129,7 +146,10 @@ fn error_response(
     err: &IngestError,
     encoding: Encoding,
 ) -> Response {
-    receiver.pipeline.metrics().refuse_request(signal, err.reason());
+    receiver
+        .pipeline
+        .metrics()
+        .refuse_request(signal, err.reason());
     let status = RpcStatus {
         code: err.grpc_code() as i32,
         message: err.to_string(),

@@ -107,7 +107,8 @@ impl Pipeline {
             })?;
             self.traces.apply(tenant, &request.resource_spans);
         }
-        self.metrics.accept("traces", transport, tenant.as_str(), accepted);
+        self.metrics
+            .accept("traces", transport, tenant.as_str(), accepted);
         Ok(outcome)
     }
 

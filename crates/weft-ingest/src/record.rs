@@ -22,7 +22,10 @@ pub enum WalRecord {
 /// Encodes a trace batch: kind, tenant length (u16 LE), tenant, protobuf request.
 pub fn encode_traces(tenant: &TenantId, request: &ExportTraceServiceRequest) -> Vec<u8> {
     let tenant = tenant.as_str().as_bytes();
-    debug_assert!(tenant.len() <= u16::MAX as usize, "tenant IDs are at most 150 bytes");
+    debug_assert!(
+        tenant.len() <= u16::MAX as usize,
+        "tenant IDs are at most 150 bytes"
+    );
     let mut out = Vec::with_capacity(3 + tenant.len() + request.encoded_len());
     out.push(KIND_OTLP_TRACES);
     out.extend_from_slice(&(tenant.len() as u16).to_le_bytes());
@@ -49,7 +52,8 @@ pub fn decode(payload: &[u8]) -> Result<WalRecord, String> {
         ));
     }
     let (tenant, body) = rest.split_at(tenant_len);
-    let tenant = std::str::from_utf8(tenant).map_err(|e| format!("WAL record tenant is not UTF-8: {e}"))?;
+    let tenant =
+        std::str::from_utf8(tenant).map_err(|e| format!("WAL record tenant is not UTF-8: {e}"))?;
     let tenant = TenantId::parse(tenant).map_err(|e| e.to_string())?;
     let request = ExportTraceServiceRequest::decode(body)
         .map_err(|e| format!("WAL record trace batch does not decode: {e}"))?;
@@ -67,10 +71,7 @@ mod tests {
         let bytes = encode_traces(&tenant, &request);
         assert_eq!(
             decode(&bytes).unwrap(),
-            WalRecord::Traces {
-                tenant,
-                request
-            }
+            WalRecord::Traces { tenant, request }
         );
         assert_eq!(decode(&[9, 1, 2]).unwrap(), WalRecord::Unknown(9));
         assert!(decode(&[]).unwrap_err().contains("empty"));

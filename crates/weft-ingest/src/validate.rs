@@ -43,16 +43,17 @@ pub fn validate_traces(
     let mut kept = 0u64;
     for rs in batch.iter_mut() {
         for ss in rs.scope_spans.iter_mut() {
-            ss.spans.retain(|span| match check_span(span, window, now_ns) {
-                Ok(()) => {
-                    kept += 1;
-                    true
-                }
-                Err((reason, message)) => {
-                    rejections.reject(reason, || message);
-                    false
-                }
-            });
+            ss.spans
+                .retain(|span| match check_span(span, window, now_ns) {
+                    Ok(()) => {
+                        kept += 1;
+                        true
+                    }
+                    Err((reason, message)) => {
+                        rejections.reject(reason, || message);
+                        false
+                    }
+                });
         }
         rs.scope_spans.retain(|ss| !ss.spans.is_empty());
     }
@@ -60,7 +61,11 @@ pub fn validate_traces(
     (kept, rejections)
 }
 
-fn check_span(span: &Span, window: &AcceptWindow, now_ns: u64) -> Result<(), (&'static str, String)> {
+fn check_span(
+    span: &Span,
+    window: &AcceptWindow,
+    now_ns: u64,
+) -> Result<(), (&'static str, String)> {
     if !valid_trace_id(&span.trace_id) {
         return Err((
             "invalid_trace_id",
@@ -172,7 +177,10 @@ mod tests {
         assert_eq!(rej.by_reason["invalid_trace_id"], 2);
         assert_eq!(rej.by_reason["invalid_span_id"], 1);
         assert_eq!(rej.by_reason["timestamp_out_of_range"], 2);
-        assert!(rej.first_message.unwrap().contains("trace ID must be 16 bytes"));
+        assert!(rej
+            .first_message
+            .unwrap()
+            .contains("trace ID must be 16 bytes"));
         assert_eq!(b[0].scope_spans[0].spans.len(), 1);
     }
 

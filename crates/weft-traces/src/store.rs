@@ -181,7 +181,8 @@ impl TraceStore {
     ) -> Result<BlockReader, TraceStoreError> {
         let mut ids: Vec<&[u8; 16]> = head.traces.keys().collect();
         ids.sort_unstable();
-        let mut writer = BlockWriter::create(&self.blocks_root, tenant.as_str(), &self.block_options())?;
+        let mut writer =
+            BlockWriter::create(&self.blocks_root, tenant.as_str(), &self.block_options())?;
         for id in ids {
             let fragment = &head.traces[id];
             let record = TraceRecord {
@@ -293,7 +294,12 @@ impl TraceStore {
     pub fn compact(&self) -> Result<usize, TraceStoreError> {
         let _guard = self.maintenance.lock();
         let mut ran = 0;
-        let tenants: Vec<_> = self.tenants.read().iter().map(|(t, s)| (t.clone(), s.clone())).collect();
+        let tenants: Vec<_> = self
+            .tenants
+            .read()
+            .iter()
+            .map(|(t, s)| (t.clone(), s.clone()))
+            .collect();
         for (tenant, state) in tenants {
             let Some(inputs) = self.pick_compaction(&state) else {
                 continue;
@@ -314,7 +320,10 @@ impl TraceStore {
         let mut by_level: BTreeMap<u32, Vec<Arc<BlockReader>>> = BTreeMap::new();
         for block in blocks.iter() {
             if block.meta().total_bytes < max_bytes {
-                by_level.entry(block.meta().level).or_default().push(block.clone());
+                by_level
+                    .entry(block.meta().level)
+                    .or_default()
+                    .push(block.clone());
             }
         }
         by_level.into_values().find_map(|mut candidates| {
@@ -332,7 +341,8 @@ impl TraceStore {
         tenant: &TenantId,
         inputs: &[Arc<BlockReader>],
     ) -> Result<Arc<BlockReader>, TraceStoreError> {
-        let mut writer = BlockWriter::create(&self.blocks_root, tenant.as_str(), &self.block_options())?;
+        let mut writer =
+            BlockWriter::create(&self.blocks_root, tenant.as_str(), &self.block_options())?;
         let result = write_merged(&mut writer, inputs);
         if let Err(err) = result {
             writer.abort();
@@ -393,7 +403,13 @@ impl TraceStore {
         self.tenants
             .read()
             .values()
-            .flat_map(|t| t.blocks.read().iter().map(|b| b.meta().total_bytes).collect::<Vec<_>>())
+            .flat_map(|t| {
+                t.blocks
+                    .read()
+                    .iter()
+                    .map(|b| b.meta().total_bytes)
+                    .collect::<Vec<_>>()
+            })
             .sum()
     }
 
@@ -432,7 +448,10 @@ impl TraceStore {
     }
 }
 
-fn write_merged(writer: &mut BlockWriter, inputs: &[Arc<BlockReader>]) -> Result<(), TraceStoreError> {
+fn write_merged(
+    writer: &mut BlockWriter,
+    inputs: &[Arc<BlockReader>],
+) -> Result<(), TraceStoreError> {
     let mut iters: Vec<_> = inputs.iter().map(|b| b.iter().peekable()).collect();
     loop {
         // Pick the smallest next trace ID across inputs, then merge every input's record
@@ -517,7 +536,9 @@ fn list_tenant_dirs(blocks_root: &Path) -> Result<Vec<TenantId>, TraceStoreError
         let name = entry.file_name();
         match TenantId::parse(&name.to_string_lossy()) {
             Ok(tenant) => tenants.push(tenant),
-            Err(err) => tracing::warn!(dir = ?name, %err, "ignoring directory that is not a tenant"),
+            Err(err) => {
+                tracing::warn!(dir = ?name, %err, "ignoring directory that is not a tenant")
+            }
         }
     }
     Ok(tenants)
@@ -531,7 +552,14 @@ fn open_tenant_blocks(
 ) -> Result<Vec<Arc<BlockReader>>, TraceStoreError> {
     let mut readers = Vec::new();
     for dir in list_blocks(blocks_root, tenant.as_str())? {
-        let reader = BlockReader::open(&dir)?;
+        let reader = match BlockReader::open(&dir) {
+            Ok(reader) => reader,
+            Err(err) if err.is_corruption() => {
+                quarantine(&dir, &err);
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
         if reader.meta().wal_checkpoint.is_some_and(|c| c > checkpoint) {
             tracing::info!(dir = %dir.display(), "removing block of an unfinished cut; the WAL replays it");
             remove_block_dir(&dir);
@@ -555,6 +583,20 @@ fn open_tenant_blocks(
     Ok(readers)
 }
 
+/// Moves a corrupt block aside (a dot-directory, which readers ignore) so the rest of the
+/// tenant's data stays available and an operator can inspect it.
+fn quarantine(dir: &Path, err: &crate::block::BlockError) {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = dir.with_file_name(format!(".corrupt-{name}"));
+    tracing::error!(dir = %dir.display(), %err, quarantined = %target.display(), "corrupt trace block moved aside");
+    if let Err(e) = fs::rename(dir, &target) {
+        tracing::error!(dir = %dir.display(), %e, "could not move the corrupt block aside");
+    }
+}
+
 /// Reports per-tenant state on `/metrics`.
 struct StoreSnapshot(std::sync::Weak<TraceStore>);
 
@@ -574,7 +616,11 @@ impl SnapshotSource for StoreSnapshot {
                 labels: labels.clone(),
                 value,
             };
-            out.push(gauge("trace_blocks", "Trace blocks on disk", blocks.len() as f64));
+            out.push(gauge(
+                "trace_blocks",
+                "Trace blocks on disk",
+                blocks.len() as f64,
+            ));
             out.push(gauge(
                 "trace_block_bytes",
                 "Bytes of trace blocks on disk",
@@ -586,9 +632,21 @@ impl SnapshotSource for StoreSnapshot {
                 blocks.iter().map(|b| b.meta().span_count).sum::<u64>() as f64,
             ));
             let head = state.head.lock();
-            out.push(gauge("trace_head_traces", "Traces in the in-memory head", head.traces.len() as f64));
-            out.push(gauge("trace_head_spans", "Spans in the in-memory head", head.spans as f64));
-            out.push(gauge("trace_head_bytes", "Bytes of span data in the in-memory head", head.bytes as f64));
+            out.push(gauge(
+                "trace_head_traces",
+                "Traces in the in-memory head",
+                head.traces.len() as f64,
+            ));
+            out.push(gauge(
+                "trace_head_spans",
+                "Spans in the in-memory head",
+                head.spans as f64,
+            ));
+            out.push(gauge(
+                "trace_head_bytes",
+                "Bytes of span data in the in-memory head",
+                head.bytes as f64,
+            ));
         }
         out
     }

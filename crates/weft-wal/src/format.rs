@@ -166,7 +166,9 @@ mod tests {
     fn header_round_trip_and_rejections() {
         let h = encode_segment_header(7);
         assert_eq!(check_segment_header(&h, 7), Ok(()));
-        assert!(check_segment_header(&h, 8).unwrap_err().contains("file name"));
+        assert!(check_segment_header(&h, 8)
+            .unwrap_err()
+            .contains("file name"));
         assert!(check_segment_header(&h[..23], 7).is_err());
         for i in 0..h.len() {
             let mut bad = h;

@@ -70,9 +70,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 pub use error::{Result, WalError};
-pub use format::{
-    segment_file_name, FRAME_HEADER_LEN, MAX_RECORD_BYTES_LIMIT, SEGMENT_HEADER_LEN,
-};
+pub use format::{segment_file_name, FRAME_HEADER_LEN, MAX_RECORD_BYTES_LIMIT, SEGMENT_HEADER_LEN};
 pub use options::{FsyncPolicy, WalOptions};
 pub use position::Position;
 pub use replay::ReplayStats;
@@ -413,8 +411,7 @@ fn recover_last_segment(
     dir: &Path,
     opts: &WalOptions,
 ) -> Result<(Option<LastSegment>, ReplayStats)> {
-    let segments =
-        list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
+    let segments = list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
     let Some(&last) = segments.last() else {
         return Ok((None, ReplayStats::default()));
     };
@@ -425,8 +422,7 @@ fn recover_last_segment(
 
 /// Initialises the on-disk gauges from what is in the directory.
 fn count_existing_segments(dir: &Path, counters: &Counters) -> Result<()> {
-    let segments =
-        list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
+    let segments = list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
     for n in segments {
         let path = segment_path(dir, n);
         let len = std::fs::metadata(&path)

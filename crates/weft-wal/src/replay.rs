@@ -72,8 +72,7 @@ where
     E: From<WalError>,
     F: FnMut(Position, &[u8]) -> Result<(), E>,
 {
-    let segments =
-        list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
+    let segments = list_segments(dir).map_err(|e| WalError::io("listing segments in", dir, e))?;
     let mut out = ReplayOutcome {
         stats: ReplayStats::default(),
         last: None,
@@ -115,7 +114,10 @@ fn check_contiguous(
         if from.segment > 0 && first > from.segment {
             missing.push((
                 from.segment,
-                format!("replay starts at segment {} but the oldest one present is {first}", from.segment),
+                format!(
+                    "replay starts at segment {} but the oldest one present is {first}",
+                    from.segment
+                ),
             ));
         }
     }

@@ -112,7 +112,10 @@ fn failed_write_fails_whole_group_truncates_and_writer_recovers() {
         assert!(matches!(err, WalError::Io { .. }), "{err}");
         assert!(err.is_retryable());
         let msg = err.to_string();
-        assert!(msg.contains("writing records to") && msg.contains(".wal"), "{msg}");
+        assert!(
+            msg.contains("writing records to") && msg.contains(".wal"),
+            "{msg}"
+        );
     }
     assert_eq!(wal.stats().io_errors, 1);
     assert_eq!(wal.stats().pending_bytes, 0);

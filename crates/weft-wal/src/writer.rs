@@ -257,7 +257,10 @@ impl Writer {
             }
             Command::Sync { done } => {
                 self.commit();
-                done.complete(self.repair_tail_if_dirty().and_then(|()| self.fsync_active()));
+                done.complete(
+                    self.repair_tail_if_dirty()
+                        .and_then(|()| self.fsync_active()),
+                );
             }
             Command::Shutdown { done } => {
                 self.commit();

@@ -12,7 +12,9 @@ use weft_wal::{Position, Wal, WalError, WalOptions, SEGMENT_HEADER_LEN};
 /// Writes records `0..n` into a fresh WAL and returns their positions.
 fn write_records(dir: &Path, opts: &WalOptions, n: u64) -> Vec<Position> {
     let wal = Wal::open(dir, opts.clone()).unwrap();
-    let positions = (0..n).map(|id| wal.append_blocking(payload(id)).unwrap()).collect();
+    let positions = (0..n)
+        .map(|id| wal.append_blocking(payload(id)).unwrap())
+        .collect();
     wal.shutdown().unwrap();
     positions
 }
@@ -22,7 +24,12 @@ fn file_len(path: &Path) -> u64 {
 }
 
 fn set_len(path: &Path, len: u64) {
-    OpenOptions::new().write(true).open(path).unwrap().set_len(len).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
 }
 
 fn flip_byte(path: &Path, at: u64) {
@@ -49,11 +56,16 @@ fn truncation_at_every_offset_of_last_record_is_repaired() {
         let path = segment(dir.path(), 1);
         fs::write(&path, &original[..cut as usize]).unwrap();
 
-        let (got, stats) = replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
+        let (got, stats) =
+            replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
         assert_eq!(ids(&got), [0, 1, 2, 3, 4], "cut at {cut}");
         let torn = u64::from(cut != last);
         assert_eq!(stats.torn_tails_repaired, torn, "cut at {cut}");
-        assert_eq!(file_len(&path), last, "file repaired to the last good record");
+        assert_eq!(
+            file_len(&path),
+            last,
+            "file repaired to the last good record"
+        );
 
         // The repaired WAL accepts appends right after the good data.
         let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
@@ -91,7 +103,8 @@ fn flipped_byte_in_last_record_stops_replay_there() {
         let path = segment(dir.path(), 1);
         fs::write(&path, &original).unwrap();
         flip_byte(&path, at);
-        let (got, stats) = replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
+        let (got, stats) =
+            replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
         assert_eq!(ids(&got), [0, 1, 2], "flip at {at}");
         assert_eq!(stats.torn_tails_repaired, 1);
         assert_eq!(file_len(&path), last);
@@ -131,12 +144,19 @@ fn torn_segment_header_of_last_segment_is_rewritten() {
         // A crash while segment 2 was being created.
         let header = fs::read(segment(dir.path(), 1)).unwrap()[..len as usize].to_vec();
         fs::write(segment(dir.path(), 2), header).unwrap();
-        let (got, stats) = replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
+        let (got, stats) =
+            replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap();
         assert_eq!(ids(&got), [0, 1, 2], "header len {len}");
         assert_eq!(stats.torn_tails_repaired, 1);
         assert_eq!(file_len(&segment(dir.path(), 2)), SEGMENT_HEADER_LEN);
         let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
-        assert_eq!(wal.append_blocking(payload(3)).unwrap(), Position { segment: 2, offset: SEGMENT_HEADER_LEN });
+        assert_eq!(
+            wal.append_blocking(payload(3)).unwrap(),
+            Position {
+                segment: 2,
+                offset: SEGMENT_HEADER_LEN
+            }
+        );
     }
 }
 
@@ -147,14 +167,23 @@ fn corruption_in_non_last_segment_is_an_error_naming_file_and_offset() {
     let positions = write_records(dir.path(), &opts, 40);
     assert!(positions.last().unwrap().segment >= 3);
     let victim = positions.iter().find(|p| p.segment == 1).copied().unwrap();
-    let second_in_seg1 = positions.iter().filter(|p| p.segment == 1).nth(1).copied().unwrap();
+    let second_in_seg1 = positions
+        .iter()
+        .filter(|p| p.segment == 1)
+        .nth(1)
+        .copied()
+        .unwrap();
     let path = segment(dir.path(), 1);
     flip_byte(&path, second_in_seg1.offset + 8);
     let before = fs::read(&path).unwrap();
 
     let err = replay_from(dir.path(), Position::START, &WalOptions::default()).unwrap_err();
     match &err {
-        WalError::Corrupt { path: p, offset, reason } => {
+        WalError::Corrupt {
+            path: p,
+            offset,
+            reason,
+        } => {
             assert_eq!(p, &path);
             assert_eq!(*offset, second_in_seg1.offset);
             assert!(reason.contains("crc"), "{reason}");
@@ -162,16 +191,29 @@ fn corruption_in_non_last_segment_is_an_error_naming_file_and_offset() {
         other => panic!("expected Corrupt, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("00000000000000000001.wal") && msg.contains(&second_in_seg1.offset.to_string()), "{msg}");
+    assert!(
+        msg.contains("00000000000000000001.wal")
+            && msg.contains(&second_in_seg1.offset.to_string()),
+        "{msg}"
+    );
     assert!(!err.is_retryable());
-    assert_eq!(fs::read(&path).unwrap(), before, "non-last segments are never modified");
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before,
+        "non-last segments are never modified"
+    );
     // Opening for writing only looks at the last segment, so it works;
     // startup code is expected to replay first (open_and_replay).
-    let opened = Wal::open_and_replay(dir.path(), opts.clone(), Position::START, |_, _| Ok::<(), WalError>(()));
+    let opened = Wal::open_and_replay(dir.path(), opts.clone(), Position::START, |_, _| {
+        Ok::<(), WalError>(())
+    });
     assert!(matches!(opened, Err(WalError::Corrupt { .. })));
 
     // skip_corrupt: the rest of segment 1 is skipped, later segments replay.
-    let skip = WalOptions { skip_corrupt: true, ..opts };
+    let skip = WalOptions {
+        skip_corrupt: true,
+        ..opts
+    };
     let (got, stats) = replay_from(dir.path(), Position::START, &skip).unwrap();
     assert_eq!(stats.corrupt_segments_skipped, 1);
     let want: Vec<u64> = (0..40u64)
@@ -195,7 +237,10 @@ fn bad_header_is_corruption_even_in_last_segment() {
     assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
 
     // With skip_corrupt the writer leaves it alone and starts segment 2.
-    let skip = WalOptions { skip_corrupt: true, ..WalOptions::default() };
+    let skip = WalOptions {
+        skip_corrupt: true,
+        ..WalOptions::default()
+    };
     let wal = Wal::open(dir.path(), skip.clone()).unwrap();
     let p = wal.append_blocking(payload(5)).unwrap();
     assert_eq!(p.segment, 2);
@@ -223,17 +268,29 @@ fn missing_segments_are_errors_unless_skipped() {
     fs::remove_file(segment(dir.path(), 2)).unwrap();
 
     let err = replay_from(dir.path(), Position::START, &opts).unwrap_err();
-    assert!(matches!(err, WalError::MissingSegment { segment: 2, .. }), "{err}");
-    let skip = WalOptions { skip_corrupt: true, ..opts.clone() };
+    assert!(
+        matches!(err, WalError::MissingSegment { segment: 2, .. }),
+        "{err}"
+    );
+    let skip = WalOptions {
+        skip_corrupt: true,
+        ..opts.clone()
+    };
     let (got, stats) = replay_from(dir.path(), Position::START, &skip).unwrap();
     assert_eq!(stats.missing_segments_skipped, 1);
-    assert_eq!(got.len(), positions.iter().filter(|p| p.segment != 2).count());
+    assert_eq!(
+        got.len(),
+        positions.iter().filter(|p| p.segment != 2).count()
+    );
 
     // Asking for a segment older than the oldest present (after segment 1
     // is gone too) is also a hole, but START means "whatever is there".
     fs::remove_file(segment(dir.path(), 1)).unwrap();
     let err = replay_from(dir.path(), Position::segment_start(2), &opts).unwrap_err();
-    assert!(matches!(err, WalError::MissingSegment { segment: 2, .. }), "{err}");
+    assert!(
+        matches!(err, WalError::MissingSegment { segment: 2, .. }),
+        "{err}"
+    );
     replay_from(dir.path(), Position::START, &opts).unwrap();
     replay_from(dir.path(), Position::segment_start(3), &opts).unwrap();
 }

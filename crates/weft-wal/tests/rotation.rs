@@ -11,7 +11,9 @@ fn size_based_rotation_keeps_segments_within_bound() {
     let dir = tempfile::tempdir().unwrap();
     let size = 2048;
     let wal = Wal::open(dir.path(), small_segments(size)).unwrap();
-    let positions: Vec<Position> = (0..300).map(|id| wal.append_blocking(payload(id)).unwrap()).collect();
+    let positions: Vec<Position> = (0..300)
+        .map(|id| wal.append_blocking(payload(id)).unwrap())
+        .collect();
     let last = positions.last().unwrap().segment;
     assert!(last > 10);
     assert_eq!(wal.stats().segments, last);
@@ -49,11 +51,15 @@ fn record_larger_than_segment_gets_its_own_segment() {
 fn rotate_splits_before_and_after_and_remove_deletes_older_segments() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
-    let before: Vec<Position> = (0..10).map(|id| wal.append_blocking(payload(id)).unwrap()).collect();
+    let before: Vec<Position> = (0..10)
+        .map(|id| wal.append_blocking(payload(id)).unwrap())
+        .collect();
     let n = wal.rotate().unwrap();
     assert_eq!(n, 2);
     assert!(before.iter().all(|p| p.segment < n));
-    let after: Vec<Position> = (10..20).map(|id| wal.append_blocking(payload(id)).unwrap()).collect();
+    let after: Vec<Position> = (10..20)
+        .map(|id| wal.append_blocking(payload(id)).unwrap())
+        .collect();
     assert!(after.iter().all(|p| p.segment >= n));
     assert_eq!(wal.rotate().unwrap(), 3);
     assert_eq!(wal.rotate().unwrap(), 4); // rotating an empty segment is fine
@@ -78,7 +84,12 @@ fn rotate_splits_before_and_after_and_remove_deletes_older_segments() {
 
     let got = replay_all(dir.path());
     assert_eq!(got.iter().map(|(_, b)| id_of(b)).collect::<Vec<_>>(), [99]);
-    replay_from(dir.path(), Position::segment_start(4), &WalOptions::default()).unwrap();
+    replay_from(
+        dir.path(),
+        Position::segment_start(4),
+        &WalOptions::default(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -97,10 +108,15 @@ fn checkpoint_then_restart_replays_only_after_checkpoint() {
         n
     };
     let mut ids = Vec::new();
-    let (wal, stats) = Wal::open_and_replay(dir.path(), WalOptions::default(), Position::segment_start(checkpoint), |_, b| {
-        ids.push(id_of(b));
-        Ok::<(), WalError>(())
-    })
+    let (wal, stats) = Wal::open_and_replay(
+        dir.path(),
+        WalOptions::default(),
+        Position::segment_start(checkpoint),
+        |_, b| {
+            ids.push(id_of(b));
+            Ok::<(), WalError>(())
+        },
+    )
     .unwrap();
     assert_eq!(ids, [5, 6, 7]);
     assert_eq!(stats.segments_read, 1);
@@ -110,10 +126,22 @@ fn checkpoint_then_restart_replays_only_after_checkpoint() {
 #[test]
 fn record_too_large_is_permanent_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = WalOptions { max_record_bytes: 100, ..WalOptions::default() };
+    let opts = WalOptions {
+        max_record_bytes: 100,
+        ..WalOptions::default()
+    };
     let wal = Wal::open(dir.path(), opts).unwrap();
     let err = wal.append_blocking(Bytes::from(vec![0; 101])).unwrap_err();
-    assert!(matches!(err, WalError::RecordTooLarge { size: 101, limit: 100 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WalError::RecordTooLarge {
+                size: 101,
+                limit: 100
+            }
+        ),
+        "{err}"
+    );
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("101"), "{err}");
     wal.append_blocking(Bytes::from(vec![0; 100])).unwrap();

@@ -21,8 +21,14 @@ fn round_trip_many_records_with_increasing_positions() {
     for id in 0..3000 {
         acked.push((wal.append_blocking(payload(id)).unwrap(), id));
     }
-    assert!(acked.windows(2).all(|w| w[0].0 < w[1].0), "positions increase");
-    assert!(acked.last().unwrap().0.segment > 5, "small segments rotated");
+    assert!(
+        acked.windows(2).all(|w| w[0].0 < w[1].0),
+        "positions increase"
+    );
+    assert!(
+        acked.last().unwrap().0.segment > 5,
+        "small segments rotated"
+    );
     let stats = wal.stats();
     assert_eq!(stats.records_written, 3000);
     assert_eq!(stats.segments, acked.last().unwrap().0.segment);
@@ -56,9 +62,15 @@ fn replay_from_segment_or_position_skips_earlier_records() {
         &WalOptions::default(),
     )
     .unwrap();
-    let want: Vec<_> = acked.iter().filter(|(p, _)| p.segment >= from_segment).collect();
+    let want: Vec<_> = acked
+        .iter()
+        .filter(|(p, _)| p.segment >= from_segment)
+        .collect();
     assert_eq!(got.len(), want.len());
-    assert!(got.iter().zip(&want).all(|((p, b), (wp, wid))| p == wp && id_of(b) == *wid));
+    assert!(got
+        .iter()
+        .zip(&want)
+        .all(|((p, b), (wp, wid))| p == wp && id_of(b) == *wid));
     assert_eq!(stats.records, want.len() as u64);
     assert_eq!(stats.last_position, Some(acked.last().unwrap().0));
 
@@ -68,11 +80,19 @@ fn replay_from_segment_or_position_skips_earlier_records() {
     assert_eq!(id_of(&got[0].1), 77);
     assert_eq!(got.len(), 200 - 77);
     // "After" a record: offset + 1.
-    let after = Position { offset: mid.offset + 1, ..mid };
+    let after = Position {
+        offset: mid.offset + 1,
+        ..mid
+    };
     let (got, _) = replay_from(dir.path(), after, &WalOptions::default()).unwrap();
     assert_eq!(id_of(&got[0].1), 78);
     // Past the end: nothing, not an error.
-    let (got, _) = replay_from(dir.path(), Position::segment_start(1000), &WalOptions::default()).unwrap();
+    let (got, _) = replay_from(
+        dir.path(),
+        Position::segment_start(1000),
+        &WalOptions::default(),
+    )
+    .unwrap();
     assert!(got.is_empty());
 }
 
@@ -114,7 +134,11 @@ async fn concurrent_appends_32_tasks_x_500_replay_exactly_the_acked_set() {
     assert!(replayed.windows(2).all(|w| w[0].0 < w[1].0));
     for (pos, bytes) in &replayed {
         let id = id_of(bytes);
-        assert_eq!(acked.get(&id), Some(pos), "record {id} at the acked position");
+        assert_eq!(
+            acked.get(&id),
+            Some(pos),
+            "record {id} at the acked position"
+        );
     }
 }
 
@@ -127,10 +151,15 @@ fn reopen_continues_in_last_segment_after_previous_positions() {
         wal.shutdown().unwrap();
         p
     };
-    let (wal, stats) = Wal::open_and_replay(dir.path(), WalOptions::default(), Position::START, |_, b| {
-        assert_eq!(id_of(b), 1);
-        Ok::<(), WalError>(())
-    })
+    let (wal, stats) = Wal::open_and_replay(
+        dir.path(),
+        WalOptions::default(),
+        Position::START,
+        |_, b| {
+            assert_eq!(id_of(b), 1);
+            Ok::<(), WalError>(())
+        },
+    )
     .unwrap();
     assert_eq!(stats.records, 1);
     let second = wal.append_blocking(payload(2)).unwrap();
@@ -138,7 +167,10 @@ fn reopen_continues_in_last_segment_after_previous_positions() {
     assert!(second > first);
     assert_eq!(wal.stats().segments, 1);
     drop(wal); // Drop shuts down too.
-    let ids: Vec<u64> = replay_all(dir.path()).iter().map(|(_, b)| id_of(b)).collect();
+    let ids: Vec<u64> = replay_all(dir.path())
+        .iter()
+        .map(|(_, b)| id_of(b))
+        .collect();
     assert_eq!(ids, [1, 2]);
 }
 
@@ -148,11 +180,21 @@ fn reopen_of_full_last_segment_rotates() {
     let opts = small_segments(64);
     {
         let wal = Wal::open(dir.path(), opts.clone()).unwrap();
-        assert_eq!(wal.append_blocking(Bytes::from(vec![0; 100])).unwrap().segment, 1);
+        assert_eq!(
+            wal.append_blocking(Bytes::from(vec![0; 100]))
+                .unwrap()
+                .segment,
+            1
+        );
     }
     let wal = Wal::open(dir.path(), opts).unwrap();
     assert_eq!(wal.stats().active_segment, 2);
-    assert_eq!(wal.append_blocking(Bytes::from_static(b"x")).unwrap().segment, 2);
+    assert_eq!(
+        wal.append_blocking(Bytes::from_static(b"x"))
+            .unwrap()
+            .segment,
+        2
+    );
 }
 
 #[test]
@@ -171,7 +213,14 @@ fn directory_is_locked_while_open_and_released_on_close() {
 #[tokio::test]
 async fn close_is_ordered_idempotent_and_later_appends_fail_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(dir.path(), WalOptions { fsync: FsyncPolicy::Never, ..WalOptions::default() }).unwrap();
+    let wal = Wal::open(
+        dir.path(),
+        WalOptions {
+            fsync: FsyncPolicy::Never,
+            ..WalOptions::default()
+        },
+    )
+    .unwrap();
     let p = wal.append(payload(5)).await.unwrap();
     wal.close().await.unwrap();
     wal.close().await.unwrap();
@@ -205,13 +254,18 @@ fn callback_error_stops_replay_and_is_returned() {
         }
     }
     let mut seen = 0;
-    let err = Wal::replay(dir.path(), Position::START, &WalOptions::default(), |_, b| {
-        seen += 1;
-        match id_of(b) {
-            4 => Err(StoreError::Decode(4)),
-            _ => Ok(()),
-        }
-    })
+    let err = Wal::replay(
+        dir.path(),
+        Position::START,
+        &WalOptions::default(),
+        |_, b| {
+            seen += 1;
+            match id_of(b) {
+                4 => Err(StoreError::Decode(4)),
+                _ => Ok(()),
+            }
+        },
+    )
     .unwrap_err();
     assert!(matches!(err, StoreError::Decode(4)));
     assert_eq!(seen, 5);
@@ -221,9 +275,12 @@ fn callback_error_stops_replay_and_is_returned() {
     assert!(got.is_empty());
     // WAL errors arrive through the caller's error type.
     let _open = Wal::open(dir.path(), WalOptions::default()).unwrap();
-    let err = Wal::replay(dir.path(), Position::START, &WalOptions::default(), |_, _| {
-        Ok::<(), StoreError>(())
-    })
+    let err = Wal::replay(
+        dir.path(),
+        Position::START,
+        &WalOptions::default(),
+        |_, _| Ok::<(), StoreError>(()),
+    )
     .unwrap_err();
     match err {
         StoreError::Wal(e) => assert!(matches!(e, WalError::Locked { .. }), "{e}"),

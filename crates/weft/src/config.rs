@@ -203,11 +203,18 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Config
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = file {
         if !path.exists() {
-            return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            return Err(ConfigError(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
         }
         figment = figment.merge(Yaml::file_exact(path));
     }
-    figment = figment.merge(Env::prefixed("WEFT_").split("__").map(|k| k.as_str().to_ascii_lowercase().into()));
+    figment = figment.merge(
+        Env::prefixed("WEFT_")
+            .split("__")
+            .map(|k| k.as_str().to_ascii_lowercase().into()),
+    );
     figment = merge_flags(figment, flags);
     figment.extract().map_err(describe)
 }
@@ -289,13 +296,19 @@ mod tests {
     #[test]
     fn errors_name_the_offending_key() {
         let f = write("traces:\n  retention: forever\n");
-        let err = load(Some(f.path()), &FlagOverrides::default()).unwrap_err().to_string();
+        let err = load(Some(f.path()), &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`traces.retention`"), "{err}");
         let f = write("traces:\n  retension: 7d\n");
-        let err = load(Some(f.path()), &FlagOverrides::default()).unwrap_err().to_string();
+        let err = load(Some(f.path()), &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("retension"), "{err}");
         let f = write("receivers:\n  otlp_grpc_addr: nowhere\n");
-        let err = load(Some(f.path()), &FlagOverrides::default()).unwrap_err().to_string();
+        let err = load(Some(f.path()), &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`receivers.otlp_grpc_addr`"), "{err}");
     }
 }

@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "All-in-one observability backend: OTLP in, Tempo-compatible queries out")]
+#[command(
+    name = "weft",
+    version,
+    about = "All-in-one observability backend: OTLP in, Tempo-compatible queries out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -47,19 +47,38 @@ fn render_object(out: &mut String, root: &Value, schema: &Value, defaults: &Valu
     out.push_str("| key | default | description |\n|---|---|---|\n");
     for (name, prop) in props {
         let resolved = resolve(root, prop);
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         if resolved.get("properties").is_some() {
-            let desc = description(prop).or_else(|| description(resolved)).unwrap_or_default();
-            out.push_str(&format!("| `{key}` | (section) | {} — see below |\n", one_line(&desc)));
-            nested.push((key, resolved, defaults.get(name).cloned().unwrap_or(Value::Null), desc));
+            let desc = description(prop)
+                .or_else(|| description(resolved))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| `{key}` | (section) | {} — see below |\n",
+                one_line(&desc)
+            ));
+            nested.push((
+                key,
+                resolved,
+                defaults.get(name).cloned().unwrap_or(Value::Null),
+                desc,
+            ));
             continue;
         }
         let default = defaults.get(name).map(render_default).unwrap_or_default();
-        let mut desc = description(prop).or_else(|| description(resolved)).unwrap_or_default();
+        let mut desc = description(prop)
+            .or_else(|| description(resolved))
+            .unwrap_or_default();
         if let Some(choices) = enum_choices(resolved) {
             desc.push_str(&format!(" One of: {choices}."));
         }
-        out.push_str(&format!("| `{key}` | `{default}` | {} |\n", one_line(&desc)));
+        out.push_str(&format!(
+            "| `{key}` | `{default}` | {} |\n",
+            one_line(&desc)
+        ));
     }
     out.push('\n');
     for (key, resolved, defaults, _) in nested {
@@ -68,9 +87,11 @@ fn render_object(out: &mut String, root: &Value, schema: &Value, defaults: &Valu
 }
 
 fn resolve<'a>(root: &'a Value, prop: &'a Value) -> &'a Value {
-    let reference = prop
-        .get("$ref")
-        .or_else(|| prop.get("allOf").and_then(|a| a.get(0)).and_then(|v| v.get("$ref")));
+    let reference = prop.get("$ref").or_else(|| {
+        prop.get("allOf")
+            .and_then(|a| a.get(0))
+            .and_then(|v| v.get("$ref"))
+    });
     match reference.and_then(Value::as_str) {
         Some(r) => {
             let name = r.rsplit('/').next().unwrap_or_default();
@@ -81,7 +102,9 @@ fn resolve<'a>(root: &'a Value, prop: &'a Value) -> &'a Value {
 }
 
 fn description(v: &Value) -> Option<String> {
-    v.get("description").and_then(Value::as_str).map(str::to_string)
+    v.get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn enum_choices(v: &Value) -> Option<String> {
@@ -91,8 +114,12 @@ fn enum_choices(v: &Value) -> Option<String> {
         .filter_map(|variant| match variant {
             Value::String(s) => Some(format!("`{s}`")),
             other => {
-                let name = other.get("const").or_else(|| other.get("enum").and_then(|e| e.get(0)))?;
-                let desc = description(other).map(|d| format!(" ({})", one_line(&d))).unwrap_or_default();
+                let name = other
+                    .get("const")
+                    .or_else(|| other.get("enum").and_then(|e| e.get(0)))?;
+                let desc = description(other)
+                    .map(|d| format!(" ({})", one_line(&d)))
+                    .unwrap_or_default();
                 Some(format!("`{}`{desc}", name.as_str()?))
             }
         })
@@ -109,7 +136,10 @@ fn render_default(v: &Value) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
 }
 
 #[cfg(test)]

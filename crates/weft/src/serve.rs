@@ -44,8 +44,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let otlp_http_listener = bind(cfg.receivers.otlp_http_addr, "OTLP/HTTP").await?;
     let api_listener = bind(cfg.server.http_addr, "query API").await?;
 
-    let traces = TraceStore::open(&data_dir.join("traces"), cfg.traces.clone(), metrics.clone())
-        .context("opening the trace store")?;
+    let traces = TraceStore::open(
+        &data_dir.join("traces"),
+        cfg.traces.clone(),
+        metrics.clone(),
+    )
+    .context("opening the trace store")?;
     let (wal, replayed) = {
         let traces = traces.clone();
         let wal_dir = data_dir.join("wal");
@@ -187,11 +191,16 @@ async fn drain(servers: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>, grace:
                 }
             }
         }
-        Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
+        Err(_) => tracing::warn!(
+            ?grace,
+            "in-flight requests did not finish within the grace period"
+        ),
     }
 }
 
-async fn futures_join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {
+async fn futures_join_all<T>(
+    handles: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
     let mut out = Vec::with_capacity(handles.len());
     for handle in handles {
         out.push(handle.await);
@@ -203,14 +212,15 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops weft");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops weft");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -235,13 +245,48 @@ impl SnapshotSource for WalSnapshot {
         };
         use SampleKind::{Counter, Gauge};
         vec![
-            sample("wal_written_bytes", "Bytes written to the WAL", Counter, s.bytes_written as f64),
-            sample("wal_records", "Records written to the WAL", Counter, s.records_written as f64),
-            sample("wal_fsyncs", "fdatasync calls made by the WAL", Counter, s.fsyncs as f64),
-            sample("wal_fsync_seconds", "Time spent in WAL fdatasync", Counter, s.fsync_time.as_secs_f64()),
-            sample("wal_disk_bytes", "Bytes of WAL segments on disk", Gauge, s.disk_bytes as f64),
-            sample("wal_segments", "WAL segments on disk", Gauge, s.segments as f64),
-            sample("wal_pending_bytes", "Bytes queued for the WAL writer", Gauge, s.pending_bytes as f64),
+            sample(
+                "wal_written_bytes",
+                "Bytes written to the WAL",
+                Counter,
+                s.bytes_written as f64,
+            ),
+            sample(
+                "wal_records",
+                "Records written to the WAL",
+                Counter,
+                s.records_written as f64,
+            ),
+            sample(
+                "wal_fsyncs",
+                "fdatasync calls made by the WAL",
+                Counter,
+                s.fsyncs as f64,
+            ),
+            sample(
+                "wal_fsync_seconds",
+                "Time spent in WAL fdatasync",
+                Counter,
+                s.fsync_time.as_secs_f64(),
+            ),
+            sample(
+                "wal_disk_bytes",
+                "Bytes of WAL segments on disk",
+                Gauge,
+                s.disk_bytes as f64,
+            ),
+            sample(
+                "wal_segments",
+                "WAL segments on disk",
+                Gauge,
+                s.segments as f64,
+            ),
+            sample(
+                "wal_pending_bytes",
+                "Bytes queued for the WAL writer",
+                Gauge,
+                s.pending_bytes as f64,
+            ),
             sample(
                 "wal_backpressure_rejections",
                 "Appends refused because the WAL queue was full",
@@ -254,7 +299,12 @@ impl SnapshotSource for WalSnapshot {
                 Counter,
                 s.torn_tails_repaired as f64,
             ),
-            sample("wal_io_errors", "WAL write or sync failures", Counter, s.io_errors as f64),
+            sample(
+                "wal_io_errors",
+                "WAL write or sync failures",
+                Counter,
+                s.io_errors as f64,
+            ),
         ]
     }
 }

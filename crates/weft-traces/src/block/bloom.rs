@@ -22,7 +22,7 @@ pub const BLOOM_FP_RATE: f64 = 0.01;
 const MAX_HASHES: u32 = 30;
 
 /// Bloom filter with `num_bits` bits and `num_hashes` probes per key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Bloom {
     words: Vec<u64>,
     num_bits: u64,
@@ -35,6 +35,16 @@ pub(crate) struct Bloom {
 pub(crate) fn bloom_hashes(id: &[u8; 16]) -> (u64, u64) {
     let h = xxh3_128(id);
     (h as u64, ((h >> 64) as u64) | 1)
+}
+
+// Summary only: the bit array can be megabytes.
+impl std::fmt::Debug for Bloom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bloom")
+            .field("num_bits", &self.num_bits)
+            .field("num_hashes", &self.num_hashes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bit index of probe `i` (Kirsch–Mitzenmacher double hashing).

@@ -120,71 +120,75 @@ impl PageBuilder {
     }
 }
 
-/// Parsed fixed part of a page header.
+/// The 24-byte page header as stored.
 struct PageHeader {
-    uncompressed_len: usize,
+    magic: [u8; 4],
+    codec: u8,
+    reserved: [u8; 3],
+    compressed_len: u32,
+    uncompressed_len: u32,
     record_count: u32,
+    crc: u32,
+}
+
+impl PageHeader {
+    fn decode(raw: &[u8]) -> Option<Self> {
+        let mut r = ByteReader::new(raw);
+        Some(PageHeader {
+            magic: r.array()?,
+            codec: r.u8()?,
+            reserved: r.array()?,
+            compressed_len: r.u32()?,
+            uncompressed_len: r.u32()?,
+            record_count: r.u32()?,
+            crc: r.u32()?,
+        })
+    }
 }
 
 /// Validates a page header against the bytes read for `entry` (the whole
 /// page), including the CRC that covers header and payload.
 fn parse_header(path: &Path, entry: &PageEntry, raw: &[u8]) -> Result<PageHeader, BlockError> {
     let at = entry.offset;
-    let mut r = ByteReader::new(raw);
-    let (
-        Some(magic),
-        Some(codec),
-        Some(reserved),
-        Some(compressed_len),
-        Some(uncompressed_len),
-        Some(record_count),
-        Some(crc),
-    ) = (
-        r.array::<4>(),
-        r.u8(),
-        r.array::<3>(),
-        r.u32(),
-        r.u32(),
-        r.u32(),
-        r.u32(),
-    )
-    else {
+    let Some(h) = PageHeader::decode(raw) else {
         return Err(BlockError::corrupt(
             path,
             at,
             "page shorter than its header",
         ));
     };
-    check_magic(path, at, PAGE_MAGIC, magic)?;
+    check_magic(path, at, PAGE_MAGIC, h.magic)?;
     let actual = crc32(&[&raw[..PAGE_HEADER_CRC_OFFSET], &raw[PAGE_HEADER_LEN..]]);
-    check_crc(path, at, crc, actual)?;
+    check_crc(path, at, h.crc, actual)?;
     // Past the CRC the header is what the writer wrote; the checks below
     // catch writer bugs and disagreement with the index.
     let bad = |reason: String| Err(BlockError::corrupt(path, at, reason));
-    if codec != CODEC_ZSTD || reserved != [0; 3] {
-        return bad(format!("unknown codec {codec} / reserved {reserved:?}"));
-    }
-    if compressed_len as usize != raw.len() - PAGE_HEADER_LEN {
+    if h.codec != CODEC_ZSTD || h.reserved != [0; 3] {
         return bad(format!(
-            "header says {compressed_len} payload bytes, index says {}",
+            "unknown codec {} / reserved {:?}",
+            h.codec, h.reserved
+        ));
+    }
+    if h.compressed_len as usize != raw.len() - PAGE_HEADER_LEN {
+        return bad(format!(
+            "header says {} payload bytes, index says {}",
+            h.compressed_len,
             raw.len() - PAGE_HEADER_LEN
         ));
     }
-    if uncompressed_len as usize > MAX_PAGE_UNCOMPRESSED {
+    if h.uncompressed_len as usize > MAX_PAGE_UNCOMPRESSED {
         return bad(format!(
-            "uncompressed length {uncompressed_len} exceeds limit"
+            "uncompressed length {} exceeds limit",
+            h.uncompressed_len
         ));
     }
-    if record_count != entry.record_count {
+    if h.record_count != entry.record_count {
         return bad(format!(
-            "header says {record_count} records, index says {}",
-            entry.record_count
+            "header says {} records, index says {}",
+            h.record_count, entry.record_count
         ));
     }
-    Ok(PageHeader {
-        uncompressed_len: uncompressed_len as usize,
-        record_count,
-    })
+    Ok(h)
 }
 
 /// Decompresses and parses one page read from disk (`raw` is exactly
@@ -197,16 +201,17 @@ pub(crate) fn decode_page(
 ) -> Result<Vec<OwnedTraceRecord>, BlockError> {
     let header = parse_header(path, entry, raw)?;
     let at = entry.offset;
-    let plain = zstd::bulk::decompress(&raw[PAGE_HEADER_LEN..], header.uncompressed_len)
+    let expected_len = header.uncompressed_len as usize;
+    let plain = zstd::bulk::decompress(&raw[PAGE_HEADER_LEN..], expected_len)
         .map_err(|e| BlockError::corrupt(path, at, format!("zstd: {e}")))?;
-    if plain.len() != header.uncompressed_len {
+    if plain.len() != expected_len {
         return Err(BlockError::corrupt(
             path,
             at,
             format!(
                 "decompressed {} bytes, header says {}",
                 plain.len(),
-                header.uncompressed_len
+                expected_len
             ),
         ));
     }
@@ -235,34 +240,36 @@ fn parse_records(
 ) -> Result<Vec<OwnedTraceRecord>, (usize, &'static str)> {
     let mut r = ByteReader::new(plain);
     // `count` is trusted only as far as the bytes can back it.
-    let mut out = Vec::with_capacity((count as usize).min(plain.len() / RECORD_HEADER_LEN));
+    let mut out: Vec<OwnedTraceRecord> =
+        Vec::with_capacity((count as usize).min(plain.len() / RECORD_HEADER_LEN));
     for _ in 0..count {
         let pos = r.pos();
-        let (Some(trace_id), Some(start_ns), Some(end_ns), Some(span_count), Some(len)) =
-            (r.array::<16>(), r.u64(), r.u64(), r.u32(), r.u32())
-        else {
-            return Err((pos, "truncated record header"));
-        };
-        let data_at = r.pos();
-        if r.bytes(len as usize).is_none() {
-            return Err((pos, "payload runs past end of page"));
-        }
-        if out
-            .last()
-            .is_some_and(|p: &OwnedTraceRecord| p.trace_id >= trace_id)
-        {
+        let rec = next_record(&mut r, plain).ok_or((pos, "record runs past end of page"))?;
+        if out.last().is_some_and(|p| p.trace_id >= rec.trace_id) {
             return Err((pos, "trace ids not strictly increasing"));
         }
-        out.push(OwnedTraceRecord {
-            trace_id,
-            start_ns,
-            end_ns,
-            span_count,
-            data: plain.slice(data_at..data_at + len as usize),
-        });
+        out.push(rec);
     }
     if r.remaining() != 0 {
         return Err((r.pos(), "trailing bytes after last record"));
     }
     Ok(out)
+}
+
+/// Decodes the record at the cursor; `None` if the page ends first.
+fn next_record(r: &mut ByteReader<'_>, plain: &Bytes) -> Option<OwnedTraceRecord> {
+    let trace_id = r.array()?;
+    let start_ns = r.u64()?;
+    let end_ns = r.u64()?;
+    let span_count = r.u32()?;
+    let len = r.u32()? as usize;
+    let data_at = r.pos();
+    r.bytes(len)?;
+    Some(OwnedTraceRecord {
+        trace_id,
+        start_ns,
+        end_ns,
+        span_count,
+        data: plain.slice(data_at..data_at + len),
+    })
 }

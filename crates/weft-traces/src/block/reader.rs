@@ -20,13 +20,25 @@ use super::{BlockError, OwnedTraceRecord};
 /// lookup opens `data` and `pread`s exactly one page, so thousands of blocks
 /// can be open without exhausting file descriptors. `Send + Sync`; all
 /// methods take `&self`.
-#[derive(Debug)]
 pub struct BlockReader {
     dir: PathBuf,
     data_path: PathBuf,
     meta: BlockMeta,
     pages: Vec<PageEntry>,
     bloom: Bloom,
+}
+
+// Summary only: the page table can have thousands of entries.
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("dir", &self.dir)
+            .field("block_id", &self.meta.block_id)
+            .field("trace_count", &self.meta.trace_count)
+            .field("pages", &self.pages.len())
+            .field("bloom", &self.bloom)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BlockReader {

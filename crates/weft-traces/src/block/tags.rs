@@ -54,7 +54,8 @@ impl TagValues {
 /// values per key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagSummary {
-    /// scope → key → values.
+    /// scope → key → values. Scopes are free-form strings (e.g. `"resource"`,
+    /// `"span"`, `"intrinsic"`).
     pub scopes: BTreeMap<String, BTreeMap<String, TagValues>>,
 }
 

@@ -225,7 +225,9 @@ impl BlockWriter {
 
     /// Writes index, bloom and meta.json, fsyncs everything and atomically
     /// renames the block into `<root>/<tenant>/<block_id>/`. On error the
-    /// partial block is removed. An empty block is refused
+    /// partial block is removed; the one exception is a failed fsync of the
+    /// tenant directory after the rename, where the block is already in place
+    /// (but its durability is unknown). An empty block is refused
     /// ([`BlockError::EmptyBlock`]).
     pub fn finish(mut self, extra: BlockMetaExtra) -> Result<BlockMeta, BlockError> {
         if self.trace_count == 0 {

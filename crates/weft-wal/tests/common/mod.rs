@@ -23,7 +23,14 @@ pub fn id_of(bytes: &[u8]) -> u64 {
     id
 }
 
-pub fn replay_from(dir: &Path, from: Position, opts: &WalOptions) -> Result<(Vec<(Position, Vec<u8>)>, ReplayStats), WalError> {
+/// Every replayed record with its position.
+pub type Records = Vec<(Position, Vec<u8>)>;
+
+pub fn replay_from(
+    dir: &Path,
+    from: Position,
+    opts: &WalOptions,
+) -> Result<(Records, ReplayStats), WalError> {
     let mut out = Vec::new();
     let stats = Wal::replay(dir, from, opts, |p, b| {
         out.push((p, b.to_vec()));
@@ -32,8 +39,10 @@ pub fn replay_from(dir: &Path, from: Position, opts: &WalOptions) -> Result<(Vec
     Ok((out, stats))
 }
 
-pub fn replay_all(dir: &Path) -> Vec<(Position, Vec<u8>)> {
-    replay_from(dir, Position::START, &WalOptions::default()).unwrap().0
+pub fn replay_all(dir: &Path) -> Records {
+    replay_from(dir, Position::START, &WalOptions::default())
+        .unwrap()
+        .0
 }
 
 pub fn segment(dir: &Path, n: u64) -> PathBuf {
