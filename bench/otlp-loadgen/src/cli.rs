@@ -92,7 +92,11 @@ impl SendArgs {
     pub fn validate(&self) -> Result<()> {
         ensure!(self.concurrency >= 1, "--concurrency must be at least 1");
         ensure!(self.batch_spans >= 1, "--batch-spans must be at least 1");
-        ensure!(self.services >= 2, "--services must be at least 2");
+        // Services are stored as u16 in the per-span plan.
+        ensure!(
+            (2..=10_000).contains(&self.services),
+            "--services must be between 2 and 10000"
+        );
         ensure!(self.ids_sample >= 1, "--ids-sample must be at least 1");
         ensure!(self.threads >= 1, "--threads must be at least 1");
         ensure!(self.timeout > 0.0, "--timeout must be positive");

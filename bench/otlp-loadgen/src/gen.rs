@@ -93,6 +93,14 @@ impl Planned {
     fn resource(&self) -> usize {
         self.service as usize * INSTANCES + self.instance as usize
     }
+
+    /// Decides the ~3% errors (which always carry an exception event) and
+    /// the other spans' occasional events.
+    fn with_flags(mut self, rng: &mut SmallRng) -> Planned {
+        self.error = rng.random_ratio(ERROR_PERCENT, 100);
+        self.event = self.error || rng.random_ratio(EVENT_PERCENT, 100);
+        self
+    }
 }
 
 pub struct Generator {
@@ -329,14 +337,6 @@ impl Generator {
             ctx.w.string(RS_SCHEMA_URL, SCHEMA_URL);
             ctx.w.end(rs);
         }
-    }
-}
-
-impl Planned {
-    fn with_flags(mut self, rng: &mut SmallRng) -> Planned {
-        self.error = rng.random_ratio(ERROR_PERCENT, 100);
-        self.event = self.error || rng.random_ratio(EVENT_PERCENT, 100);
-        self
     }
 }
 

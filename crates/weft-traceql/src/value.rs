@@ -97,8 +97,6 @@ fn format_duration(ns: i64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueType {
     Nil,
-    /// Spansets (pipelines not ending in an aggregate).
-    Spanset,
     /// An attribute: its type is only known when a span is evaluated.
     Attribute,
     Int,

@@ -177,6 +177,25 @@ mod tests {
         }
     }
 
+    /// The vectors printed in docs/format/wal.md §2.4.
+    #[test]
+    fn documented_test_vectors() {
+        let hex = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            hex(&encode_segment_header(1)),
+            "57 45 46 54 57 41 4c 00 01 00 00 00 01 00 00 00 00 00 00 00 b5 fa 20 bf"
+        );
+        let mut frame = Vec::new();
+        encode_frame_into(&mut frame, b"abc");
+        assert_eq!(hex(&frame), "03 00 00 00 33 5d e1 66 61 62 63");
+        assert_eq!(frame_crc([0; 4], &[]), 0x2144_DF1C);
+    }
+
     #[test]
     fn zero_frame_does_not_check_out() {
         let hdr = FrameHeader::decode([0; 8]);

@@ -402,8 +402,31 @@ impl Drop for Wal {
 /// Validates options, creates and locks the directory.
 fn prepare_dir(dir: &Path, opts: &WalOptions) -> Result<DirLock> {
     opts.validate()?;
-    std::fs::create_dir_all(dir).map_err(|e| WalError::io("creating directory", dir, e))?;
+    create_dir_durably(dir)?;
     DirLock::acquire(dir)
+}
+
+/// `create_dir_all`, plus an fsync of the parent of every directory it
+/// created: otherwise a power loss could take the whole fresh WAL
+/// directory, acknowledged records included, with it.
+fn create_dir_durably(dir: &Path) -> Result<()> {
+    let mut created = Vec::new();
+    let mut probe = Some(dir);
+    while let Some(d) = probe {
+        if d.as_os_str().is_empty() || d.is_dir() {
+            break;
+        }
+        created.push(d);
+        probe = d.parent();
+    }
+    std::fs::create_dir_all(dir).map_err(|e| WalError::io("creating directory", dir, e))?;
+    for d in created.iter().rev() {
+        match d.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
 }
 
 /// Scans (and repairs) only the last segment, to find where to append.

@@ -253,3 +253,14 @@ fn fuzz_entry_point_survives_random_and_mutated_inputs() {
     crate::fuzzing::replay_segment_bytes(&[]);
     crate::fuzzing::replay_segment_bytes(&[0xFF]);
 }
+
+#[test]
+fn wal_is_send_sync_and_creates_nested_dirs() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Wal>();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a/b/wal");
+    let wal = Wal::open(&dir, WalOptions::default()).unwrap();
+    wal.append_blocking(Bytes::from_static(b"x")).unwrap();
+    assert!(dir.join("00000000000000000001.wal").is_file());
+}

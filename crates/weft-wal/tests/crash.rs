@@ -24,7 +24,7 @@ const CHILD_DIR_ENV: &str = "WEFT_WAL_CRASH_CHILD_DIR";
 /// it running forever.
 const CHILD_MAX_RUNTIME: Duration = Duration::from_secs(20);
 const ROUNDS: u64 = 8;
-const ROUND_TIMEOUT: Duration = Duration::from_secs(3);
+const ROUND_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn child_options() -> WalOptions {
     WalOptions {
@@ -174,7 +174,7 @@ fn kill_9_never_loses_or_duplicates_acked_records() {
         reports.iter().for_each(&mut on_report);
     }
     assert!(
-        acked.len() >= 100,
+        acked.len() >= 50,
         "test too weak: only {} acks",
         acked.len()
     );
