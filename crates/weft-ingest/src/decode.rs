@@ -111,7 +111,28 @@ where
 {
     match encoding {
         Encoding::Protobuf => message.encode_to_vec(),
-        Encoding::Json => serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
+        Encoding::Json => json_without_nulls(message),
+    }
+}
+
+/// proto3 JSON omits unset fields; serde writes them as `null` (an unset `partialSuccess`
+/// must be absent on full success, per the OTLP spec).
+fn json_without_nulls<M: serde::Serialize>(message: &M) -> Vec<u8> {
+    let Ok(mut value) = serde_json::to_value(message) else {
+        return b"{}".to_vec();
+    };
+    strip_nulls(&mut value);
+    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+fn strip_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
 

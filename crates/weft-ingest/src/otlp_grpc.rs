@@ -69,9 +69,37 @@ pub fn routes(receiver: Arc<GrpcReceiver>) -> tonic::service::Routes {
         .max_decoding_message_size(limit)
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd);
-    tonic::service::Routes::new(traces)
+    let router = tonic::service::Routes::new(traces)
         .add_service(metrics)
         .add_service(logs)
+        .into_axum_router()
+        .layer(axum::middleware::map_response(oversize_is_resource_exhausted));
+    tonic::service::Routes::from(router)
+}
+
+/// tonic refuses a message above the size limit with OUT_OF_RANGE when it arrives
+/// uncompressed (and RESOURCE_EXHAUSTED when compressed). OTLP exporters retry OUT_OF_RANGE,
+/// so an oversized batch would be re-sent forever; the OTLP spec asks for RESOURCE_EXHAUSTED
+/// (without RetryInfo: permanent). The status travels in the headers of a trailers-only
+/// response, so rewriting the header is enough.
+async fn oversize_is_resource_exhausted(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    const OUT_OF_RANGE: &str = "11";
+    const RESOURCE_EXHAUSTED: &str = "8";
+    let headers = response.headers_mut();
+    let oversized = headers.get("grpc-status").is_some_and(|v| v == OUT_OF_RANGE)
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("too large"));
+    if oversized {
+        headers.insert(
+            "grpc-status",
+            axum::http::HeaderValue::from_static(RESOURCE_EXHAUSTED),
+        );
+    }
+    response
 }
 
 fn tenant_header<T>(request: &Request<T>) -> Option<&str> {

@@ -19,8 +19,8 @@ pub enum TraceStoreError {
     Checkpoint { path: PathBuf, reason: String },
     #[error("invalid search: {0}")]
     BadSearch(String),
-    // TRACEQL-PENDING-ATTR
-    // TRACEQL-PENDING TraceQl(#[from] weft_traceql::Error),
+    #[error("TraceQL: {0}")]
+    TraceQl(#[from] weft_traceql::Error),
     #[error("stored trace could not be decoded: {0}")]
     Decode(#[from] prost::DecodeError),
 }
@@ -35,6 +35,6 @@ impl TraceStoreError {
 
     /// True when the caller's request was at fault (maps to HTTP 400).
     pub fn is_bad_request(&self) -> bool {
-        matches!(self, Self::BadSearch(_))
+        matches!(self, Self::BadSearch(_) | Self::TraceQl(_))
     }
 }

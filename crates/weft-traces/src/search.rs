@@ -347,9 +347,9 @@ impl SpanRef<'_> {
     }
 }
 
-fn to_value(value: Option<&AnyValue>) -> Value {
+fn to_value(value: Option<&AnyValue>) -> Value<'_> {
     match value.and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone().into()),
+        Some(any_value::Value::StringValue(s)) => Value::String(s.as_str().into()),
         Some(any_value::Value::IntValue(i)) => Value::Int(*i),
         Some(any_value::Value::DoubleValue(d)) => Value::Float(*d),
         Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
@@ -358,15 +358,15 @@ fn to_value(value: Option<&AnyValue>) -> Value {
 }
 
 impl SpanView for SpanRef<'_> {
-    fn intrinsic(&self, intrinsic: Intrinsic) -> Value {
+    fn intrinsic(&self, intrinsic: Intrinsic) -> Value<'_> {
         let span = self.span;
         match intrinsic {
-            Intrinsic::Name => Value::String(span.name.clone().into()),
+            Intrinsic::Name => Value::String(span.name.as_str().into()),
             Intrinsic::Status => Value::Status(status_of(span)),
             Intrinsic::StatusMessage => Value::String(
                 span.status
                     .as_ref()
-                    .map(|s| s.message.clone())
+                    .map(|s| s.message.as_str())
                     .unwrap_or_default()
                     .into(),
             ),
@@ -377,22 +377,22 @@ impl SpanView for SpanRef<'_> {
             ),
             Intrinsic::SpanId => Value::String(hex::encode(&span.span_id).into()),
             Intrinsic::ParentId => Value::String(hex::encode(&span.parent_span_id).into()),
-            Intrinsic::InstrumentationName => Value::String(
-                self.scope.map(|s| s.name.clone()).unwrap_or_default().into(),
-            ),
-            Intrinsic::InstrumentationVersion => Value::String(
-                self.scope.map(|s| s.version.clone()).unwrap_or_default().into(),
-            ),
+            Intrinsic::InstrumentationName => {
+                Value::String(self.scope.map(|s| s.name.as_str()).unwrap_or_default().into())
+            }
+            Intrinsic::InstrumentationVersion => {
+                Value::String(self.scope.map(|s| s.version.as_str()).unwrap_or_default().into())
+            }
             Intrinsic::EventName => span
                 .events
                 .first()
-                .map(|e| Value::String(e.name.clone().into()))
+                .map(|e| Value::String(e.name.as_str().into()))
                 .unwrap_or(Value::Nil),
             _ => Value::Nil,
         }
     }
 
-    fn attribute(&self, scope: Scope, key: &str) -> Value {
+    fn attribute(&self, scope: Scope, key: &str) -> Value<'_> {
         to_value(self.raw_attribute(scope, key))
     }
 }
