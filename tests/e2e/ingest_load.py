@@ -69,14 +69,17 @@ class Sender:
     """`threads` senders (the last one over gRPC when `grpc_threads` > 0) until `stop()`."""
 
     def __init__(self, server: WeftServer, ledger: Ledger, ids: Counter, prefix: int = 0xC7, threads: int = 4,
-                 grpc_threads: int = 1, max_traces: int = 100_000, request_timeout: float = 5.0):
+                 grpc_threads: int = 1, max_traces: int = 100_000, request_timeout: float = 5.0,
+                 pause_s: float = 0.0):
         self.server = server
         self.ledger = ledger
         self.ids = ids
         self.prefix = prefix
         self.max_traces = max_traces
         self.timeout = request_timeout
+        self.pause_s = pause_s
         self.stop_event = threading.Event()
+        self.exhausted = False
         self.threads = [
             threading.Thread(target=self._run, args=("grpc" if i >= threads - grpc_threads else "http",), daemon=True)
             for i in range(threads)
@@ -120,6 +123,7 @@ class Sender:
             while not self.stop_event.is_set():
                 n = self.ids.next()
                 if n > self.max_traces:
+                    self.exhausted = True
                     return
                 for trace_hex, span_ids, req in self._requests_for(n):
                     if self.stop_event.is_set():
@@ -131,6 +135,8 @@ class Sender:
                     self.ledger.record(trace_hex, span_ids, ok, refusal)
                     if not ok:
                         time.sleep(0.02)  # the server is down or refusing: do not spin
+                    elif self.pause_s:
+                        time.sleep(self.pause_s)
         finally:
             session.close()
             if channel is not None:

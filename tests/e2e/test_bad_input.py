@@ -177,7 +177,7 @@ def test_http_unknown_content_encoding(server):
 
 def test_grpc_malformed_protobuf(server, grpc_channel):
     assert_grpc_error(lambda: export_grpc_raw(grpc_channel, b"\x0a\xff\xff\xff\xff\x0f garbage"),
-                      grpc.StatusCode.INVALID_ARGUMENT, "decode")
+                      grpc.StatusCode.INVALID_ARGUMENT, "protobuf")
     server.assert_alive()
 
 

@@ -154,6 +154,16 @@ class WeftServer:
             f"weft did not become ready within {ready_timeout}s (exit code {rc})\n--- log tail ---\n{self.log_tail()}"
         )
 
+    def spawn_and_kill(self, delay_s: float) -> None:
+        """Starts weft and SIGKILLs it `delay_s` later, ready or not (e.g. during WAL replay)."""
+        assert not self.running, "already running"
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== spawn, SIGKILL after {delay_s:.3f}s\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        time.sleep(delay_s)
+        self.kill()
+
     def _wait_ready(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -27,6 +27,9 @@ pub fn parse_go_duration(raw: &str) -> Result<u64, String> {
     if raw == "0" {
         return Ok(0);
     }
+    if raw.is_empty() {
+        return Err(bad());
+    }
     let mut rest = raw;
     let mut total = 0f64;
     while !rest.is_empty() {

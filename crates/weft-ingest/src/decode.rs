@@ -69,7 +69,7 @@ pub fn decompress(
 
 fn check_size(actual: usize, limit: usize) -> Result<(), IngestError> {
     if actual > limit {
-        return Err(IngestError::TooLarge { limit, actual });
+        return Err(IngestError::TooLarge { limit });
     }
     Ok(())
 }
@@ -82,12 +82,7 @@ fn read_limited(reader: impl Read, limit: usize, what: &str) -> Result<Vec<u8>, 
         .map_err(|e| {
             IngestError::BadRequest(format!("{what} body is truncated or corrupt: {e}"))
         })?;
-    if out.len() > limit {
-        return Err(IngestError::TooLarge {
-            limit,
-            actual: out.len(),
-        });
-    }
+    check_size(out.len(), limit)?;
     Ok(out)
 }
 

@@ -12,8 +12,8 @@ pub enum IngestError {
     #[error("unsupported content type {0:?}: send application/x-protobuf or application/json")]
     UnsupportedMediaType(String),
     /// The (decompressed) message is larger than the configured maximum.
-    #[error("message of {actual} bytes is larger than the maximum of {limit} bytes (receivers.max_message_bytes)")]
-    TooLarge { limit: usize, actual: usize },
+    #[error("message is larger than the maximum of {limit} bytes (receivers.max_message_bytes)")]
+    TooLarge { limit: usize },
     /// The tenant header is invalid.
     #[error(transparent)]
     Tenant(#[from] weft_core::CoreError),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,25 +27,30 @@ pub struct HttpReceiver {
 
 /// The receiver's routes. Compressed bodies may be at most `max_message_bytes` as well.
 pub fn router(receiver: Arc<HttpReceiver>) -> Router {
-    let limit = receiver.max_message_bytes;
     Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/metrics", post(not_yet_metrics))
         .route("/api/v1/otlp/v1/metrics", post(not_yet_metrics))
         .route("/v1/logs", post(not_yet_logs))
         .route("/otlp/v1/logs", post(not_yet_logs))
-        .layer(DefaultBodyLimit::max(limit))
+        // Bodies are read with the configured limit in the handler, which answers with an
+        // OTLP status naming the setting instead of axum's plain-text refusal.
+        .layer(DefaultBodyLimit::disable())
         .with_state(receiver)
 }
 
 async fn traces(
     State(receiver): State<Arc<HttpReceiver>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let encoding = match Encoding::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
         Ok(encoding) => encoding,
         Err(err) => return error_response(&receiver, "traces", &err, Encoding::Protobuf),
+    };
+    let body = match read_body(body, receiver.max_message_bytes).await {
+        Ok(body) => body,
+        Err(err) => return error_response(&receiver, "traces", &err, encoding),
     };
     match export_traces(&receiver, &headers, &body, encoding).await {
         Ok(response) => ok_response(&response, encoding),
@@ -67,13 +72,32 @@ async fn export_traces(
         header_str(headers, header::CONTENT_ENCODING),
         receiver.max_message_bytes,
     )?;
-    let request: ExportTraceServiceRequest =
-        decode_message(&raw, encoding, "ExportTraceServiceRequest")?;
+    let body = match encoding {
+        Encoding::Protobuf => Bytes::from(raw),
+        Encoding::Json => {
+            let request: ExportTraceServiceRequest =
+                decode_message(&raw, encoding, "ExportTraceServiceRequest")?;
+            Bytes::from(prost::Message::encode_to_vec(&request))
+        }
+    };
     let outcome = receiver
         .pipeline
-        .write_traces(&tenant, request, "http")
+        .write_traces(&tenant, body, "http")
         .await?;
     Ok(trace_response(outcome.rejected, outcome.message))
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            IngestError::TooLarge { limit }
+        } else {
+            IngestError::BadRequest(format!("could not read the request body: {err}"))
+        }
+    })
 }
 
 /// The OTLP response: `partial_success` only when something was rejected.

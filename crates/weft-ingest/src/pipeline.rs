@@ -11,15 +11,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use prost::Message;
 use weft_core::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use weft_core::telemetry::SelfMetrics;
 use weft_core::time::{now_unix_nanos, AcceptWindow};
 use weft_core::TenantId;
+use weft_traces::raw::RawBatch;
 use weft_traces::{CutHeads, TraceStore};
 use weft_wal::{Position, Wal, WalError, WalOptions};
 
 use crate::record::{self, WalRecord};
-use crate::validate::validate_traces;
+use crate::validate::{check_raw, validate_traces};
 use crate::IngestError;
 
 /// Result of an accepted trace write; a non-zero `rejected` becomes an OTLP partial success.
@@ -73,17 +75,19 @@ impl Pipeline {
         &self.metrics
     }
 
-    /// Validates, makes durable and stores a trace export. Returns only after the accepted
-    /// spans are in the WAL under its fsync policy, so an `Ok` may be acknowledged.
+    /// Validates, makes durable and stores a trace export given as protobuf
+    /// `ExportTraceServiceRequest` bytes. Returns only after the accepted spans are in the WAL
+    /// under its fsync policy, so an `Ok` may be acknowledged.
     pub async fn write_traces(
         &self,
         tenant: &TenantId,
-        mut request: ExportTraceServiceRequest,
+        body: Bytes,
         transport: &'static str,
     ) -> Result<WriteOutcome, IngestError> {
         self.check_pressure()?;
-        let (accepted, rejections) =
-            validate_traces(&mut request.resource_spans, &self.window, now_unix_nanos());
+        let now = now_unix_nanos();
+        let batch = parse_request(&body)?;
+        let (accepted, rejections) = check_raw(&batch, &self.window, now);
         for (reason, n) in &rejections.by_reason {
             self.metrics.refuse("traces", reason, *n);
         }
@@ -98,18 +102,37 @@ impl Pipeline {
                 None => Ok(outcome), // an empty request succeeds (OTLP spec)
             };
         }
-        let record = Bytes::from(record::encode_traces(tenant, &request));
-        {
-            let _shared = self.gate.read().await;
-            self.wal.append(record).await.map_err(|e| {
-                self.metrics.refuse("traces", wal_reason(&e), accepted);
-                wal_error(e)
-            })?;
-            self.traces.apply(tenant, &request.resource_spans);
+        if outcome.rejected == 0 {
+            self.commit_traces(tenant, &body, &batch).await?;
+        } else {
+            // Rare path: rebuild the request without the invalid spans, so the WAL and the
+            // store only ever see valid ones.
+            drop(batch);
+            let filtered = drop_invalid_spans(&body, &self.window, now)?;
+            self.commit_traces(tenant, &filtered, &parse_request(&filtered)?)
+                .await?;
         }
         self.metrics
             .accept("traces", transport, tenant.as_str(), accepted);
         Ok(outcome)
+    }
+
+    /// WAL first (group commit), then the store, under the shared side of the gate.
+    async fn commit_traces(
+        &self,
+        tenant: &TenantId,
+        body: &[u8],
+        batch: &RawBatch<'_>,
+    ) -> Result<(), IngestError> {
+        let record = Bytes::from(record::encode_traces(tenant, body));
+        let _shared = self.gate.read().await;
+        self.wal.append(record).await.map_err(|e| {
+            self.metrics
+                .refuse("traces", wal_reason(&e), batch.span_count() as u64);
+            wal_error(e)
+        })?;
+        self.traces.apply(tenant, batch);
+        Ok(())
     }
 
     fn check_pressure(&self) -> Result<(), IngestError> {
@@ -257,10 +280,15 @@ pub fn open_wal_and_replay(
     let mut records = 0u64;
     let (wal, _stats) = Wal::open_and_replay(wal_dir, options, from, |_position, payload| {
         match record::decode(payload) {
-            Ok(WalRecord::Traces { tenant, request }) => {
-                traces.apply(&tenant, &request.resource_spans);
-                records += 1;
-            }
+            Ok(WalRecord::Traces { tenant, body }) => match RawBatch::parse(body) {
+                Ok(batch) => {
+                    traces.apply(&tenant, &batch);
+                    records += 1;
+                }
+                Err(err) => {
+                    tracing::error!(%err, "skipping WAL record whose trace batch does not parse")
+                }
+            },
             Ok(WalRecord::Unknown(kind)) => {
                 tracing::warn!(kind, "skipping WAL record of an unknown kind")
             }
@@ -270,6 +298,28 @@ pub fn open_wal_and_replay(
     })
     .map_err(|e: WalError| IngestError::Storage(format!("WAL replay failed: {e}")))?;
     Ok((wal, records))
+}
+
+fn parse_request(body: &[u8]) -> Result<RawBatch<'_>, IngestError> {
+    RawBatch::parse(body).map_err(|e| {
+        IngestError::BadRequest(format!(
+            "invalid OTLP protobuf ExportTraceServiceRequest: {e}"
+        ))
+    })
+}
+
+fn drop_invalid_spans(
+    body: &[u8],
+    window: &AcceptWindow,
+    now: u64,
+) -> Result<Vec<u8>, IngestError> {
+    let mut request = ExportTraceServiceRequest::decode(body).map_err(|e| {
+        IngestError::BadRequest(format!(
+            "invalid OTLP protobuf ExportTraceServiceRequest: {e}"
+        ))
+    })?;
+    validate_traces(&mut request.resource_spans, window, now);
+    Ok(request.encode_to_vec())
 }
 
 fn unavailable(reason: &str, retry_secs: u64) -> IngestError {

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use weft_core::ids::{valid_span_id, valid_trace_id};
-use weft_core::otlp::trace::v1::{ResourceSpans, Span};
+use weft_core::otlp::trace::v1::ResourceSpans;
 use weft_core::time::AcceptWindow;
+use weft_traces::raw::{RawBatch, RawSpan};
 
 /// What validation removed.
 #[derive(Debug, Default, PartialEq)]
@@ -32,6 +33,19 @@ impl Rejections {
     }
 }
 
+/// Checks every span of a raw batch without changing it.
+pub fn check_raw(batch: &RawBatch<'_>, window: &AcceptWindow, now_ns: u64) -> (u64, Rejections) {
+    let mut rejections = Rejections::default();
+    let mut kept = 0u64;
+    for (_, _, span) in batch.spans() {
+        match check_span(span, window, now_ns) {
+            Ok(()) => kept += 1,
+            Err((reason, message)) => rejections.reject(reason, || message),
+        }
+    }
+    (kept, rejections)
+}
+
 /// Removes invalid spans from `batch` in place; drops scopes and resources left empty.
 /// Returns the number of spans kept and what was rejected.
 pub fn validate_traces(
@@ -44,7 +58,7 @@ pub fn validate_traces(
     for rs in batch.iter_mut() {
         for ss in rs.scope_spans.iter_mut() {
             ss.spans
-                .retain(|span| match check_span(span, window, now_ns) {
+                .retain(|span| match check_span(&facts(span), window, now_ns) {
                     Ok(()) => {
                         kept += 1;
                         true
@@ -61,8 +75,20 @@ pub fn validate_traces(
     (kept, rejections)
 }
 
+fn facts(span: &weft_core::otlp::trace::v1::Span) -> RawSpan<'_> {
+    RawSpan {
+        bytes: &[],
+        trace_id: &span.trace_id,
+        span_id: &span.span_id,
+        parent_span_id: &span.parent_span_id,
+        name: &span.name,
+        start_ns: span.start_time_unix_nano,
+        end_ns: span.end_time_unix_nano,
+    }
+}
+
 fn check_span(
-    span: &Span,
+    span: &RawSpan<'_>,
     window: &AcceptWindow,
     now_ns: u64,
 ) -> Result<(), (&'static str, String)> {
@@ -73,7 +99,7 @@ fn check_span(
                 "span {:?}: trace ID must be 16 bytes and not all zero, got {} bytes ({})",
                 span.name,
                 span.trace_id.len(),
-                hex::encode(&span.trace_id)
+                hex::encode(span.trace_id)
             ),
         ));
     }
@@ -83,7 +109,7 @@ fn check_span(
             format!(
                 "span {:?} in trace {}: span ID must be 8 bytes and not all zero, got {} bytes",
                 span.name,
-                hex::encode(&span.trace_id),
+                hex::encode(span.trace_id),
                 span.span_id.len()
             ),
         ));
@@ -94,14 +120,14 @@ fn check_span(
             format!(
                 "span {:?} in trace {}: parent span ID must be empty or 8 bytes, got {} bytes",
                 span.name,
-                hex::encode(&span.trace_id),
+                hex::encode(span.trace_id),
                 span.parent_span_id.len()
             ),
         ));
     }
     for (field, ts) in [
-        ("start_time_unix_nano", span.start_time_unix_nano),
-        ("end_time_unix_nano", span.end_time_unix_nano),
+        ("start_time_unix_nano", span.start_ns),
+        ("end_time_unix_nano", span.end_ns),
     ] {
         if let Err(why) = window.check(ts, now_ns) {
             return Err((
@@ -109,20 +135,20 @@ fn check_span(
                 format!(
                     "span {:?} in trace {}: {field}: {why}",
                     span.name,
-                    hex::encode(&span.trace_id)
+                    hex::encode(span.trace_id)
                 ),
             ));
         }
     }
-    if span.end_time_unix_nano < span.start_time_unix_nano {
+    if span.end_ns < span.start_ns {
         return Err((
             "end_before_start",
             format!(
                 "span {:?} in trace {}: end_time_unix_nano {} is before start_time_unix_nano {}",
                 span.name,
-                hex::encode(&span.trace_id),
-                span.end_time_unix_nano,
-                span.start_time_unix_nano
+                hex::encode(span.trace_id),
+                span.end_ns,
+                span.start_ns
             ),
         ));
     }
@@ -132,7 +158,7 @@ fn check_span(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_core::otlp::trace::v1::ScopeSpans;
+    use weft_core::otlp::trace::v1::{ScopeSpans, Span};
 
     const NOW: u64 = 1_800_000_000_000_000_000;
     const WINDOW: AcceptWindow = AcceptWindow {

@@ -412,7 +412,10 @@ pub enum SecondStage {
     TopK(i64),
     BottomK(i64),
     /// Keeps data points satisfying `op value`.
-    Filter { op: ComparisonOp, value: f64 },
+    Filter {
+        op: ComparisonOp,
+        value: f64,
+    },
 }
 
 /// `with(name = value)`
@@ -450,9 +453,9 @@ impl fmt::Display for Attribute {
 /// Quotes names that would not lex back as a plain attribute name.
 fn write_attribute_name(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
     let plain = !name.is_empty()
-        && name.chars().all(|c| {
-            !c.is_whitespace() && !"{}()=~!<>&|^,\"\\".contains(c)
-        });
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !"{}()=~!<>&|^,\"\\".contains(c));
     if plain {
         return f.write_str(name);
     }

@@ -176,7 +176,17 @@ mod tests {
 
     #[test]
     fn rejects_non_durations() {
-        for text in ["1", "1x", "s", "1.5d", "1e3s", "", ".s", "1..5s", "99999999999999999999h"] {
+        for text in [
+            "1",
+            "1x",
+            "s",
+            "1.5d",
+            "1e3s",
+            "",
+            ".s",
+            "1..5s",
+            "99999999999999999999h",
+        ] {
             assert_eq!(parse_duration(text), None, "{text}");
         }
     }

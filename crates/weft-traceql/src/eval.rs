@@ -66,7 +66,8 @@ impl Query {
     ///
     /// Constructs rejected by [`Query::check_supported`] never match.
     pub fn eval_trace<S: SpanView>(&self, trace: &TraceView<'_, S>) -> Option<Vec<usize>> {
-        if self.metrics.is_some() {
+        // A walk over the (small) query; keeps unsupported constructs from half-working.
+        if self.check_supported().is_err() {
             return None;
         }
         let evaluator = Evaluator {
@@ -147,7 +148,8 @@ fn check_field(expr: &FieldExpr) -> Result<(), Error> {
 /// Events and links are many per span; a single-valued [`SpanView`] lookup cannot give
 /// Tempo's "any event matches" semantics, so they are refused rather than answered wrongly.
 fn check_attribute(attr: &Attribute) -> Result<(), Error> {
-    let unsupported = |what: String| Err(Error::Unsupported(format!("{what} is not supported yet")));
+    let unsupported =
+        |what: String| Err(Error::Unsupported(format!("{what} is not supported yet")));
     match attr {
         Attribute::Named {
             scope: scope @ (Scope::Event | Scope::Link),
@@ -185,7 +187,9 @@ fn collect_pipeline(pipeline: &Pipeline, found: &mut Vec<(Scope, String)>) {
             }
             PipelineElement::GroupBy(expr) => collect_field(expr, found),
             PipelineElement::Coalesce => {}
-            PipelineElement::Select(attrs) => attrs.iter().for_each(|a| collect_attribute(a, found)),
+            PipelineElement::Select(attrs) => {
+                attrs.iter().for_each(|a| collect_attribute(a, found))
+            }
         }
     }
 }
@@ -573,6 +577,8 @@ fn int_op(op: BinaryOp, l: i64, r: i64) -> Option<Value<'static>> {
         BinaryOp::Mod if r == 0 => Value::Nil,
         BinaryOp::Div => Value::Int(l.wrapping_div(r)),
         BinaryOp::Mod => Value::Int(l.wrapping_rem(r)),
+        // Tempo v3.0.3 computes `r ^ l` here (its intPow gets the operands swapped); this is
+        // the mathematical `l ^ r`, which also matches Tempo's float and duration results.
         BinaryOp::Pow => Value::Int((l as f64).powf(r as f64) as i64),
         BinaryOp::Gt => Value::Bool(l > r),
         BinaryOp::Gte => Value::Bool(l >= r),

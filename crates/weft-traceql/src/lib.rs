@@ -55,9 +55,9 @@ mod validate;
 mod value;
 
 pub use ast::{
-    Aggregate, AggregateOp, ArithmeticOp, Attribute, BinaryExpr, BinaryOp, ComparisonOp,
-    FieldExpr, Hint, MetricsFunction, MetricsStage, Pipeline, PipelineElement, Query,
-    ScalarExpr, ScalarFilter, SecondStage, SpansetExpr, SpansetOp, UnaryOp,
+    Aggregate, AggregateOp, ArithmeticOp, Attribute, BinaryExpr, BinaryOp, ComparisonOp, FieldExpr,
+    Hint, MetricsFunction, MetricsStage, Pipeline, PipelineElement, Query, ScalarExpr,
+    ScalarFilter, SecondStage, SpansetExpr, SpansetOp, UnaryOp,
 };
 pub use error::Error;
 pub use eval::{SpanView, TraceView};

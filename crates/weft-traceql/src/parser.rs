@@ -20,6 +20,9 @@ use crate::value::{Intrinsic, Kind, Scope, Status, Value};
 
 /// Deepest recursion the parser allows (parentheses, prefix operators, `^` chains).
 const MAX_NESTING: usize = 256;
+/// A pipeline-level `(` costs this many nesting levels: each one recurses through several
+/// large stack frames (64 of them still fit a 2 MiB thread stack in a debug build).
+const PIPELINE_PAREN_COST: usize = 4;
 /// Deepest syntax tree allowed; bounds recursion in validation and evaluation.
 const MAX_TREE_DEPTH: usize = 1024;
 
@@ -173,15 +176,16 @@ impl Parser<'_> {
 
     /// Runs `f` one nesting level deeper, failing cleanly instead of overflowing the stack.
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
-        if self.nesting >= MAX_NESTING {
-            return Err(self.error_at(
-                self.offset(),
-                format!("query is nested too deeply (more than {MAX_NESTING} levels)"),
-            ));
+        self.nested_by(1, f)
+    }
+
+    fn nested_by<T>(&mut self, cost: usize, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.nesting + cost > MAX_NESTING {
+            return Err(self.error_at(self.offset(), "query is nested too deeply".to_string()));
         }
-        self.nesting += 1;
+        self.nesting += cost;
         let result = f(self);
-        self.nesting -= 1;
+        self.nesting -= cost;
         result
     }
 
@@ -323,7 +327,7 @@ impl Parser<'_> {
     /// `( ... )` at pipeline level, classified by its contents.
     fn paren_group(&mut self) -> PResult<Deep<Group>> {
         self.expect(&Tok::OpenParen, "'('")?;
-        let (content, depth) = self.nested(|p| p.sequence(Ctx::Paren))?;
+        let (content, depth) = self.nested_by(PIPELINE_PAREN_COST, |p| p.sequence(Ctx::Paren))?;
         self.expect(&Tok::CloseParen, "')'")?;
         let depth = self.check_depth(depth + 1)?;
         let group = match content {
@@ -491,7 +495,7 @@ impl Parser<'_> {
                 ((Group::SpansetPipelineExpr(_), _), SpansetLevel::Plain) => {
                     Err(self.error_at(
                         start,
-                        "a parenthesised pipeline cannot be combined with a spanset expression; parenthesise both sides".to_string(),
+                        "a parenthesised pipeline can only be combined with another parenthesised pipeline (a parenthesised spanset filter is not one here)".to_string(),
                     ))
                 }
                 _ => Err(self.error_at(
@@ -530,8 +534,13 @@ impl Parser<'_> {
             }
             self.advance();
             let (rhs, rhs_depth) = self.scalar_operand(level)?;
-            let next_min = if op == ArithmeticOp::Pow { prec } else { prec + 1 };
-            let (rhs, rhs_depth) = self.nested(|p| p.scalar_ops(rhs, rhs_depth, next_min, level))?;
+            let next_min = if op == ArithmeticOp::Pow {
+                prec
+            } else {
+                prec + 1
+            };
+            let (rhs, rhs_depth) =
+                self.nested(|p| p.scalar_ops(rhs, rhs_depth, next_min, level))?;
             depth = self.check_depth(depth.max(rhs_depth) + 1)?;
             lhs = ScalarExpr::Op {
                 op,
@@ -741,7 +750,9 @@ impl Parser<'_> {
                 _ => return Err(self.unexpected("a number")),
             }
             self.advance();
-            if !(*self.peek() == Tok::Comma && matches!(self.peek_at(1), Tok::Int(_) | Tok::Float(_))) {
+            if !(*self.peek() == Tok::Comma
+                && matches!(self.peek_at(1), Tok::Int(_) | Tok::Float(_)))
+            {
                 return Ok(values);
             }
             self.advance();
@@ -838,7 +849,9 @@ impl Parser<'_> {
                     self.check_depth(depth + 1)?,
                 ))
             }
-            tok if is_static_start(tok) => Ok((FieldExpr::Static(self.static_value("a value")?), 1)),
+            tok if is_static_start(tok) => {
+                Ok((FieldExpr::Static(self.static_value("a value")?), 1))
+            }
             _ => match self.try_attribute()? {
                 Some(attr) => Ok((FieldExpr::Attribute(attr), 1)),
                 None => Err(self.unexpected("a value")),
@@ -976,7 +989,9 @@ fn negate(expr: FieldExpr) -> FieldExpr {
     match expr {
         FieldExpr::Static(Value::Int(i)) => FieldExpr::Static(Value::Int(i.wrapping_neg())),
         FieldExpr::Static(Value::Float(f)) => FieldExpr::Static(Value::Float(-f)),
-        FieldExpr::Static(Value::Duration(d)) => FieldExpr::Static(Value::Duration(d.wrapping_neg())),
+        FieldExpr::Static(Value::Duration(d)) => {
+            FieldExpr::Static(Value::Duration(d.wrapping_neg()))
+        }
         other => FieldExpr::Unary(UnaryOp::Neg, Box::new(other)),
     }
 }
@@ -984,7 +999,12 @@ fn negate(expr: FieldExpr) -> FieldExpr {
 /// Builds `lhs op rhs`. Like Tempo, a string compared with `trace:id` loses its leading
 /// zeros, because trace IDs are rendered as hex without them.
 fn binary(op: BinaryOp, mut lhs: FieldExpr, mut rhs: FieldExpr) -> FieldExpr {
-    let is_trace_id = |e: &FieldExpr| matches!(e, FieldExpr::Attribute(Attribute::Intrinsic(Intrinsic::TraceId)));
+    let is_trace_id = |e: &FieldExpr| {
+        matches!(
+            e,
+            FieldExpr::Attribute(Attribute::Intrinsic(Intrinsic::TraceId))
+        )
+    };
     if is_trace_id(&lhs) {
         trim_leading_zeros(&mut rhs);
     }
@@ -1085,7 +1105,11 @@ fn is_aggregate(tok: &Tok) -> bool {
 }
 
 fn is_scalar_start(tok: &Tok) -> bool {
-    is_aggregate(tok) || matches!(tok, Tok::Int(_) | Tok::Float(_) | Tok::Duration(_) | Tok::Sub)
+    is_aggregate(tok)
+        || matches!(
+            tok,
+            Tok::Int(_) | Tok::Float(_) | Tok::Duration(_) | Tok::Sub
+        )
 }
 
 fn is_metrics_function(tok: &Tok) -> bool {

@@ -237,7 +237,10 @@ fn validate_binary(binary: &mut BinaryExpr) -> Result<(), Error> {
         ));
     }
     if !binary_types_valid(binary.op, lhs_type, rhs_type) {
-        return invalid(format!("illegal operation for the given types: {}", shown()));
+        return invalid(format!(
+            "illegal operation for the given types: {}",
+            shown()
+        ));
     }
     if matches!(binary.op, BinaryOp::Regex | BinaryOp::NotRegex) {
         binary.matcher = Some(compile_matcher(&binary.rhs)?);
@@ -328,7 +331,10 @@ fn operator_accepts(op: BinaryOp, t: ValueType) -> bool {
         ValueType::Attribute => true,
         ValueType::Bool => matches!(op, And | Or | Eq | Neq),
         ValueType::Int | ValueType::Float | ValueType::Duration => {
-            matches!(op, Add | Sub | Mul | Div | Mod | Pow | Eq | Neq | Gt | Gte | Lt | Lte)
+            matches!(
+                op,
+                Add | Sub | Mul | Div | Mod | Pow | Eq | Neq | Gt | Gte | Lt | Lte
+            )
         }
         ValueType::String => matches!(op, Eq | Neq | Regex | NotRegex | Gt | Gte | Lt | Lte),
         ValueType::Nil | ValueType::Status | ValueType::Kind => matches!(op, Eq | Neq),

@@ -110,7 +110,10 @@ pub(crate) enum ValueType {
 
 impl ValueType {
     pub(crate) fn is_numeric(self) -> bool {
-        matches!(self, ValueType::Int | ValueType::Float | ValueType::Duration)
+        matches!(
+            self,
+            ValueType::Int | ValueType::Float | ValueType::Duration
+        )
     }
 
     /// Whether two operand types may meet in a binary operation (the operator is checked separately).
@@ -278,9 +281,9 @@ impl Intrinsic {
     /// Type known before evaluation. Instrumentation fields stay `Attribute`-typed, as in Tempo.
     pub(crate) fn value_type(self) -> ValueType {
         match self {
-            Intrinsic::Duration
-            | Intrinsic::EventTimeSinceStart
-            | Intrinsic::TraceDuration => ValueType::Duration,
+            Intrinsic::Duration | Intrinsic::EventTimeSinceStart | Intrinsic::TraceDuration => {
+                ValueType::Duration
+            }
             Intrinsic::ChildCount
             | Intrinsic::NestedSetLeft
             | Intrinsic::NestedSetRight

@@ -85,7 +85,12 @@ fn tempo_corpus() {
         stale_exceptions.is_empty(),
         "KNOWN_DIFFERENCES entries now agree with Tempo; remove them: {stale_exceptions:#?}"
     );
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -94,7 +99,10 @@ fn parse_errors_name_position_and_cause() {
     for query in &corpus.parse_fails {
         let err = parse(query).expect_err(query);
         let text = err.to_string();
-        assert!(text.starts_with("parse error at line "), "{query:?}: {text}");
+        assert!(
+            text.starts_with("parse error at line "),
+            "{query:?}: {text}"
+        );
         assert!(text.contains(", col "), "{query:?}: {text}");
     }
 }

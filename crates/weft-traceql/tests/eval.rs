@@ -14,7 +14,10 @@ struct FakeSpan {
     resource_attrs: Vec<(&'static str, Value<'static>)>,
 }
 
-fn lookup<'a>(attrs: &'a [(&'static str, Value<'static>)], key: &str) -> Option<&'a Value<'static>> {
+fn lookup<'a>(
+    attrs: &'a [(&'static str, Value<'static>)],
+    key: &str,
+) -> Option<&'a Value<'static>> {
     attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
@@ -134,7 +137,10 @@ fn empty_and_true_filters_match_every_span() {
 
 #[test]
 fn or_of_equalities_and_regex_alternation() {
-    assert_eq!(matches(r#"{ .attr = "a" || .attr = "b" }"#), Some(vec![0, 1]));
+    assert_eq!(
+        matches(r#"{ .attr = "a" || .attr = "b" }"#),
+        Some(vec![0, 1])
+    );
     assert_eq!(matches(r#"{.attr="a"||.attr="b"}"#), Some(vec![0, 1]));
     assert_eq!(matches(r#"{ .attr =~ "a|b" }"#), Some(vec![0, 1]));
     assert_eq!(matches(r#"{ .attr !~ "a|b" }"#), Some(vec![2]));
@@ -144,9 +150,13 @@ fn or_of_equalities_and_regex_alternation() {
 fn regex_must_match_the_whole_value() {
     assert_eq!(matches(r#"{ name =~ "GET" }"#), None);
     assert_eq!(matches(r#"{ name =~ "GET.*" }"#), Some(vec![0, 1]));
-    assert_eq!(matches(r#"{ name =~ ".*cart.*" }"#), Some(vec![0, 1]));
+    assert_eq!(matches(r#"{ name =~ ".*cart.*" }"#), Some(vec![0, 1, 2]));
+    assert_eq!(matches(r#"{ name =~ ".*cart" }"#), Some(vec![0, 1]));
     assert_eq!(matches(r#"{ name =~ "(?i)select.*" }"#), Some(vec![2]));
-    assert_eq!(matches(r#"{ statusMessage =~ "upstream.*" }"#), Some(vec![1]));
+    assert_eq!(
+        matches(r#"{ statusMessage =~ "upstream.*" }"#),
+        Some(vec![1])
+    );
 }
 
 #[test]
@@ -161,14 +171,23 @@ fn intrinsics_kind_status_duration() {
     assert_eq!(matches("{ span:duration <= 50ms }"), Some(vec![2]));
     assert_eq!(matches("{ duration >= 0.25s }"), Some(vec![0]));
     assert_eq!(matches(r#"{ span:name = "SELECT carts" }"#), Some(vec![2]));
-    assert_eq!(matches(r#"{ span:id = "00000000000000a1" }"#), Some(vec![0]));
+    assert_eq!(
+        matches(r#"{ span:id = "00000000000000a1" }"#),
+        Some(vec![0])
+    );
 }
 
 #[test]
 fn trace_level_intrinsics() {
-    assert_eq!(matches(r#"{ rootServiceName = "frontend" }"#), Some(vec![0, 1, 2]));
+    assert_eq!(
+        matches(r#"{ rootServiceName = "frontend" }"#),
+        Some(vec![0, 1, 2])
+    );
     assert_eq!(matches(r#"{ trace:rootService = "backend" }"#), None);
-    assert_eq!(matches(r#"{ rootName = "GET /cart" }"#), Some(vec![0, 1, 2]));
+    assert_eq!(
+        matches(r#"{ rootName = "GET /cart" }"#),
+        Some(vec![0, 1, 2])
+    );
     assert_eq!(matches("{ traceDuration > 1s }"), Some(vec![0, 1, 2]));
     assert_eq!(matches("{ trace:duration > 2s }"), None);
     assert_eq!(
@@ -181,8 +200,14 @@ fn trace_level_intrinsics() {
 fn trace_id_ignores_leading_zeros() {
     let spans = shop_trace();
     let id = "0000000000000000000000000000abcd";
-    assert_eq!(run_with(r#"{ trace:id = "abcd" }"#, &spans, id), Some(vec![0, 1, 2]));
-    assert_eq!(run_with(&format!(r#"{{ trace:id = "{id}" }}"#), &spans, id), Some(vec![0, 1, 2]));
+    assert_eq!(
+        run_with(r#"{ trace:id = "abcd" }"#, &spans, id),
+        Some(vec![0, 1, 2])
+    );
+    assert_eq!(
+        run_with(&format!(r#"{{ trace:id = "{id}" }}"#), &spans, id),
+        Some(vec![0, 1, 2])
+    );
     assert_eq!(run_with(r#"{ trace:id = "abce" }"#, &spans, id), None);
 }
 
@@ -320,7 +345,10 @@ fn scalar_filters() {
     assert_eq!(matches("{ } | max(duration) >= 250ms"), Some(vec![0, 1, 2]));
     assert_eq!(matches("{ } | min(duration) < 60ms"), Some(vec![0, 1, 2]));
     assert_eq!(matches("{ } | sum(.ratio) = 5.5"), Some(vec![0, 1, 2]));
-    assert_eq!(matches("{ } | sum(.http.status_code) = 700"), Some(vec![0, 1, 2]));
+    assert_eq!(
+        matches("{ } | sum(.http.status_code) = 700"),
+        Some(vec![0, 1, 2])
+    );
     assert_eq!(matches("{ } | avg(.missing) > 0"), None);
     assert_eq!(
         matches("max(duration) > 200ms | { status = error }"),
@@ -369,6 +397,8 @@ fn unsupported_queries_never_match() {
         trace_id_hex: "",
     };
     assert_eq!(query.eval_trace(&trace), None);
+    let event_query = parse("{ event.foo = nil }").unwrap();
+    assert_eq!(event_query.eval_trace(&trace), None);
 }
 
 #[test]

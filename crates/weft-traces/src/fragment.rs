@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
-use prost::Message;
-use weft_core::otlp::trace::v1::{ResourceSpans, Span};
+use weft_core::protowire::{len_field_size, put_len_prefix};
+
+use crate::raw::{RawBatch, RawResource, RawScope, RawSpan};
 
 /// One trace's share of an export batch.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -22,7 +22,7 @@ pub struct Fragment {
     pub span_count: u32,
 }
 
-/// Field numbers of the messages framed by hand below.
+/// Field numbers of the messages framed here.
 const TRACE_RESOURCE_SPANS: u32 = 1;
 const RS_RESOURCE: u32 = 1;
 const RS_SCOPE_SPANS: u32 = 2;
@@ -31,15 +31,15 @@ const SS_SCOPE: u32 = 1;
 const SS_SPANS: u32 = 2;
 const SS_SCHEMA_URL: u32 = 3;
 
-/// Groups the spans of `batch` by trace ID. Spans must already be validated (16-byte trace
-/// IDs); spans with any other ID length are skipped. Resources and scopes are re-encoded once
-/// per trace they contribute to; spans are encoded exactly once.
-pub fn split_by_trace(batch: &[ResourceSpans]) -> HashMap<[u8; 16], Fragment> {
+/// Groups the spans of `batch` by trace ID, copying each span's bytes once and its resource
+/// and scope bytes once per trace they contribute to. Spans whose trace ID is not 16 bytes
+/// are skipped (the pipeline validates IDs before this point).
+pub fn split_by_trace(batch: &RawBatch<'_>) -> HashMap<[u8; 16], Fragment> {
     let mut out: HashMap<[u8; 16], Fragment> = HashMap::new();
-    for rs in batch {
-        for (trace_id, scopes) in group_resource(rs) {
+    for resource in &batch.resources {
+        for (trace_id, scopes) in group_resource(resource) {
             let fragment = out.entry(trace_id).or_default();
-            encode_resource_spans(&mut fragment.data, rs, &scopes);
+            encode_resource_spans(&mut fragment.data, resource, &scopes);
             for (_, spans) in &scopes {
                 for span in spans {
                     fragment.note_span(span);
@@ -51,23 +51,23 @@ pub fn split_by_trace(batch: &[ResourceSpans]) -> HashMap<[u8; 16], Fragment> {
 }
 
 impl Fragment {
-    fn note_span(&mut self, span: &Span) {
-        if self.span_count == 0 || span.start_time_unix_nano < self.start_ns {
-            self.start_ns = span.start_time_unix_nano;
+    fn note_span(&mut self, span: &RawSpan<'_>) {
+        if self.span_count == 0 || span.start_ns < self.start_ns {
+            self.start_ns = span.start_ns;
         }
-        self.end_ns = self.end_ns.max(span.end_time_unix_nano);
+        self.end_ns = self.end_ns.max(span.end_ns);
         self.span_count += 1;
     }
 }
 
-/// For one ResourceSpans: trace ID → [(scope index, spans of that trace in that scope)].
-type ScopeGroups<'a> = Vec<(usize, Vec<&'a Span>)>;
+/// For one resource: trace ID → [(scope index, spans of that trace in that scope)].
+type ScopeGroups<'b, 'a> = Vec<(usize, Vec<&'b RawSpan<'a>>)>;
 
-fn group_resource(rs: &ResourceSpans) -> HashMap<[u8; 16], ScopeGroups<'_>> {
-    let mut by_trace: HashMap<[u8; 16], ScopeGroups<'_>> = HashMap::new();
-    for (scope_idx, ss) in rs.scope_spans.iter().enumerate() {
-        for span in &ss.spans {
-            let Ok(trace_id) = <[u8; 16]>::try_from(span.trace_id.as_slice()) else {
+fn group_resource<'b, 'a>(resource: &'b RawResource<'a>) -> HashMap<[u8; 16], ScopeGroups<'b, 'a>> {
+    let mut by_trace: HashMap<[u8; 16], ScopeGroups<'b, 'a>> = HashMap::new();
+    for (scope_idx, scope) in resource.scopes.iter().enumerate() {
+        for span in &scope.spans {
+            let Ok(trace_id) = <[u8; 16]>::try_from(span.trace_id) else {
                 continue;
             };
             let groups = by_trace.entry(trace_id).or_default();
@@ -80,99 +80,91 @@ fn group_resource(rs: &ResourceSpans) -> HashMap<[u8; 16], ScopeGroups<'_>> {
     by_trace
 }
 
-fn encode_resource_spans(out: &mut Vec<u8>, rs: &ResourceSpans, scopes: &ScopeGroups<'_>) {
+fn encode_resource_spans(
+    out: &mut Vec<u8>,
+    resource: &RawResource<'_>,
+    scopes: &ScopeGroups<'_, '_>,
+) {
     let scope_lens: Vec<usize> = scopes
         .iter()
-        .map(|(idx, spans)| scope_spans_len(&rs.scope_spans[*idx], spans))
+        .map(|(idx, spans)| scope_spans_len(&resource.scopes[*idx], spans))
         .collect();
     let mut body_len = 0;
-    if let Some(resource) = &rs.resource {
-        body_len += message_field_len(RS_RESOURCE, resource.encoded_len());
+    if let Some(bytes) = resource.resource {
+        body_len += len_field_size(RS_RESOURCE, bytes.len());
     }
     body_len += scope_lens
         .iter()
-        .map(|len| message_field_len(RS_SCOPE_SPANS, *len))
+        .map(|len| len_field_size(RS_SCOPE_SPANS, *len))
         .sum::<usize>();
-    if !rs.schema_url.is_empty() {
-        body_len += message_field_len(RS_SCHEMA_URL, rs.schema_url.len());
+    if !resource.schema_url.is_empty() {
+        body_len += len_field_size(RS_SCHEMA_URL, resource.schema_url.len());
     }
 
-    let before = out.len();
-    write_len_prefix(out, TRACE_RESOURCE_SPANS, body_len);
+    out.reserve(len_field_size(TRACE_RESOURCE_SPANS, body_len));
+    put_len_prefix(out, TRACE_RESOURCE_SPANS, body_len);
     let body_start = out.len();
-    if let Some(resource) = &rs.resource {
-        resource.encode_length_delimited_field(RS_RESOURCE, out);
+    if let Some(bytes) = resource.resource {
+        put_bytes_field(out, RS_RESOURCE, bytes);
     }
     for ((idx, spans), len) in scopes.iter().zip(&scope_lens) {
-        write_len_prefix(out, RS_SCOPE_SPANS, *len);
-        encode_scope_spans(out, &rs.scope_spans[*idx], spans);
+        put_len_prefix(out, RS_SCOPE_SPANS, *len);
+        encode_scope_spans(out, &resource.scopes[*idx], spans);
     }
-    if !rs.schema_url.is_empty() {
-        prost::encoding::string::encode(RS_SCHEMA_URL, &rs.schema_url, out);
+    if !resource.schema_url.is_empty() {
+        put_bytes_field(out, RS_SCHEMA_URL, resource.schema_url.as_bytes());
     }
     debug_assert_eq!(out.len() - body_start, body_len, "framing length mismatch");
-    debug_assert!(out.len() > before);
 }
 
-fn scope_spans_len(ss: &weft_core::otlp::trace::v1::ScopeSpans, spans: &[&Span]) -> usize {
+fn scope_spans_len(scope: &RawScope<'_>, spans: &[&RawSpan<'_>]) -> usize {
     let mut len = 0;
-    if let Some(scope) = &ss.scope {
-        len += message_field_len(SS_SCOPE, scope.encoded_len());
+    if let Some(bytes) = scope.scope {
+        len += len_field_size(SS_SCOPE, bytes.len());
     }
     len += spans
         .iter()
-        .map(|s| message_field_len(SS_SPANS, s.encoded_len()))
+        .map(|s| len_field_size(SS_SPANS, s.bytes.len()))
         .sum::<usize>();
-    if !ss.schema_url.is_empty() {
-        len += message_field_len(SS_SCHEMA_URL, ss.schema_url.len());
+    if !scope.schema_url.is_empty() {
+        len += len_field_size(SS_SCHEMA_URL, scope.schema_url.len());
     }
     len
 }
 
-fn encode_scope_spans(
-    out: &mut Vec<u8>,
-    ss: &weft_core::otlp::trace::v1::ScopeSpans,
-    spans: &[&Span],
-) {
-    if let Some(scope) = &ss.scope {
-        scope.encode_length_delimited_field(SS_SCOPE, out);
+fn encode_scope_spans(out: &mut Vec<u8>, scope: &RawScope<'_>, spans: &[&RawSpan<'_>]) {
+    if let Some(bytes) = scope.scope {
+        put_bytes_field(out, SS_SCOPE, bytes);
     }
     for span in spans {
-        span.encode_length_delimited_field(SS_SPANS, out);
+        put_bytes_field(out, SS_SPANS, span.bytes);
     }
-    if !ss.schema_url.is_empty() {
-        prost::encoding::string::encode(SS_SCHEMA_URL, &ss.schema_url, out);
+    if !scope.schema_url.is_empty() {
+        put_bytes_field(out, SS_SCHEMA_URL, scope.schema_url.as_bytes());
     }
 }
 
-/// Bytes taken by a length-delimited field with a body of `len` bytes.
-fn message_field_len(tag: u32, len: usize) -> usize {
-    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-fn write_len_prefix(out: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
-}
-
-/// Encodes a message as a length-delimited field (tag, length, body).
-trait EncodeField {
-    fn encode_length_delimited_field(&self, tag: u32, out: &mut Vec<u8>);
-}
-
-impl<M: Message> EncodeField for M {
-    fn encode_length_delimited_field(&self, tag: u32, out: &mut Vec<u8>) {
-        write_len_prefix(out, tag, self.encoded_len());
-        self.encode_raw(out);
-    }
+fn put_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
+    put_len_prefix(out, number, bytes.len());
+    out.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+    use weft_core::otlp::collector::trace::v1::ExportTraceServiceRequest;
     use weft_core::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
     use weft_core::otlp::resource::v1::Resource;
-    use weft_core::otlp::trace::v1::{ScopeSpans, TracesData};
+    use weft_core::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData};
+
+    fn split(batch: &[ResourceSpans]) -> HashMap<[u8; 16], Fragment> {
+        let bytes = ExportTraceServiceRequest {
+            resource_spans: batch.to_vec(),
+        }
+        .encode_to_vec();
+        split_by_trace(&RawBatch::parse(&bytes).unwrap())
+    }
 
     fn span(trace: u8, id: u8, start: u64) -> Span {
         Span {
@@ -219,7 +211,7 @@ mod tests {
             ],
             schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
         }];
-        let frags = split_by_trace(&batch);
+        let frags = split(&batch);
         assert_eq!(frags.len(), 2);
         let one = &frags[&[1; 16]];
         assert_eq!((one.span_count, one.start_ns, one.end_ns), (2, 90, 110));
@@ -241,7 +233,7 @@ mod tests {
 
     #[test]
     fn concatenated_fragments_merge_into_one_trace() {
-        let a = split_by_trace(&[ResourceSpans {
+        let a = split(&[ResourceSpans {
             resource: Some(resource("a")),
             scope_spans: vec![ScopeSpans {
                 spans: vec![span(7, 1, 10)],
@@ -249,7 +241,7 @@ mod tests {
             }],
             ..Default::default()
         }]);
-        let b = split_by_trace(&[ResourceSpans {
+        let b = split(&[ResourceSpans {
             resource: Some(resource("b")),
             scope_spans: vec![ScopeSpans {
                 spans: vec![span(7, 2, 20)],

@@ -3,18 +3,16 @@
 //! Everything in a head is already durable in the WAL; the head only makes it queryable until
 //! it is written into a block.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
-use weft_core::otlp::common::v1::{any_value, AnyValue, KeyValue};
-use weft_core::otlp::trace::v1::ResourceSpans;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
+use crate::block::tags::{MAX_TAG_LEN, MAX_VALUES_PER_KEY, SCOPE_RESOURCE, SCOPE_SPAN};
 use crate::block::TagSummary;
 use crate::fragment::{split_by_trace, Fragment};
-
-/// Longest attribute value kept for tag-value autocomplete; longer values are not useful
-/// suggestions and would bloat the summary.
-const MAX_TAG_VALUE_LEN: usize = 256;
+use crate::raw::{for_each_attribute, RawBatch, ScalarValue};
 
 /// One tenant's live traces.
 #[derive(Debug)]
@@ -23,7 +21,7 @@ pub struct Head {
     /// Bytes of encoded span data held.
     pub bytes: usize,
     pub spans: u64,
-    pub tags: TagSummary,
+    pub tags: TagRecorder,
     pub created: Instant,
 }
 
@@ -33,7 +31,7 @@ impl Default for Head {
             traces: HashMap::new(),
             bytes: 0,
             spans: 0,
-            tags: TagSummary::default(),
+            tags: TagRecorder::default(),
             created: Instant::now(),
         }
     }
@@ -41,7 +39,7 @@ impl Default for Head {
 
 impl Head {
     /// Adds a validated batch.
-    pub fn append(&mut self, batch: &[ResourceSpans]) {
+    pub fn append(&mut self, batch: &RawBatch<'_>) {
         for (trace_id, fragment) in split_by_trace(batch) {
             self.bytes += fragment.data.len();
             self.spans += u64::from(fragment.span_count);
@@ -52,7 +50,7 @@ impl Head {
                 }
             }
         }
-        record_tags(&mut self.tags, batch);
+        self.tags.record_batch(batch);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -79,40 +77,104 @@ pub fn merge_fragment(live: &mut Fragment, more: Fragment) {
     live.span_count += more.span_count;
 }
 
-/// Notes attribute keys and (short, scalar) values for `/api/v2/search/tags` and tag values.
-fn record_tags(tags: &mut TagSummary, batch: &[ResourceSpans]) {
-    for rs in batch {
-        if let Some(resource) = &rs.resource {
-            record_attributes(tags, "resource", &resource.attributes);
-        }
-        for ss in &rs.scope_spans {
-            for span in &ss.spans {
-                record_attributes(tags, "span", &span.attributes);
-                if span.name.len() <= MAX_TAG_VALUE_LEN {
-                    tags.add("intrinsic", "name", &span.name, "string");
+/// Records attribute keys and (short, scalar) values for `/api/v2/search/tags` and tag values
+/// without paying for a map insertion per attribute: every (scope, key, value) is first
+/// checked against a set of 64-bit hashes, so the steady state costs one hash and one probe,
+/// and keys that reached their value cap are skipped by key hash alone.
+#[derive(Debug, Default)]
+pub struct TagRecorder {
+    pub summary: TagSummary,
+    seen: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    capped_keys: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+}
+
+/// Distinguishes "key seen without a value" from value hashes in the seen-set.
+const KEY_ONLY: u64 = 0x6b65_795f_6f6e_6c79;
+
+/// The keys of these sets are already xxh3 hashes.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl TagRecorder {
+    fn record_batch(&mut self, batch: &RawBatch<'_>) {
+        /// `Resource.attributes` and `Span.attributes` field numbers.
+        const RESOURCE_ATTRIBUTES: u32 = 1;
+        const SPAN_ATTRIBUTES: u32 = 9;
+        for resource in &batch.resources {
+            if let Some(bytes) = resource.resource {
+                for_each_attribute(bytes, RESOURCE_ATTRIBUTES, |key, value| {
+                    self.record(SCOPE_RESOURCE, key, value)
+                });
+            }
+            for scope in &resource.scopes {
+                for span in &scope.spans {
+                    for_each_attribute(span.bytes, SPAN_ATTRIBUTES, |key, value| {
+                        self.record(SCOPE_SPAN, key, value)
+                    });
+                    self.record("intrinsic", "name", Some(ScalarValue::Str(span.name)));
                 }
             }
         }
     }
-}
 
-fn record_attributes(tags: &mut TagSummary, scope: &str, attributes: &[KeyValue]) {
-    for kv in attributes {
-        if let Some((value, kind)) = tag_value(kv.value.as_ref()) {
-            tags.add(scope, &kv.key, &value, kind);
+    fn record(&mut self, scope: &str, key: &str, value: Option<ScalarValue<'_>>) {
+        let key_hash = xxh3_64_with_seed(key.as_bytes(), scope.len() as u64);
+        if self.capped_keys.contains(&key_hash) {
+            return;
+        }
+        let value = match value {
+            Some(ScalarValue::Str(s)) if s.len() > MAX_TAG_LEN => None,
+            other => other,
+        };
+        let Some(value) = value else {
+            // Keys whose values cannot be offered are still listed, once.
+            if self.seen.insert(key_hash ^ KEY_ONLY) {
+                self.summary.add_key(scope, key);
+            }
+            return;
+        };
+        let value_hash = value_hash(value, key_hash);
+        if !self.seen.insert(value_hash) {
+            return;
+        }
+        let (text, kind) = render(value);
+        self.summary.add(scope, key, &text, kind);
+        let capped = self
+            .summary
+            .values(scope, key)
+            .is_none_or(|values| values.values.len() >= MAX_VALUES_PER_KEY);
+        if capped {
+            self.capped_keys.insert(key_hash);
         }
     }
 }
 
-/// The autocomplete form of an attribute value and its TraceQL type name, for scalar values.
-pub fn tag_value(value: Option<&AnyValue>) -> Option<(String, &'static str)> {
-    match value?.value.as_ref()? {
-        any_value::Value::StringValue(s) if s.len() <= MAX_TAG_VALUE_LEN => {
-            Some((s.clone(), "string"))
-        }
-        any_value::Value::IntValue(i) => Some((i.to_string(), "int")),
-        any_value::Value::DoubleValue(d) => Some((d.to_string(), "float")),
-        any_value::Value::BoolValue(b) => Some((b.to_string(), "bool")),
-        _ => None,
+fn value_hash(value: ScalarValue<'_>, seed: u64) -> u64 {
+    match value {
+        ScalarValue::Str(s) => xxh3_64_with_seed(s.as_bytes(), seed),
+        ScalarValue::Int(i) => xxh3_64_with_seed(&i.to_le_bytes(), seed ^ 1),
+        ScalarValue::Float(f) => xxh3_64_with_seed(&f.to_bits().to_le_bytes(), seed ^ 2),
+        ScalarValue::Bool(b) => xxh3_64_with_seed(&[b as u8], seed ^ 3),
+    }
+}
+
+fn render(value: ScalarValue<'_>) -> (String, &'static str) {
+    match value {
+        ScalarValue::Str(s) => (s.to_string(), "string"),
+        ScalarValue::Int(i) => (i.to_string(), "int"),
+        ScalarValue::Float(f) => (f.to_string(), "float"),
+        ScalarValue::Bool(b) => (b.to_string(), "bool"),
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod fragment;
 pub mod head;
+pub mod raw;
 pub mod search;
 pub mod store;
 

@@ -5,7 +5,7 @@
 //! decoded and evaluated with `weft-traceql`; the first `limit` matches are returned with up
 //! to `spans_per_spanset` matched spans each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use prost::Message;
@@ -16,6 +16,7 @@ use weft_core::TenantId;
 use weft_traceql::{Intrinsic, Query, Scope, SpanView, TraceView, Value};
 
 use crate::block::BlockReader;
+use crate::head::Head;
 use crate::{TraceStore, TraceStoreError};
 
 /// Tempo's placeholder when a trace's root span has not arrived (yet).
@@ -95,32 +96,48 @@ impl TraceStore {
         let Some(state) = self.tenant(tenant) else {
             return Ok(result);
         };
-        let mut search = Search {
-            request,
-            result: &mut result,
-        };
-        let live: Vec<([u8; 16], Vec<u8>)> = {
+        let (live, live_ids) = {
             let head = state.head.lock();
-            head.traces
-                .iter()
-                .filter(|(_, f)| request.overlaps(f.start_ns, f.end_ns))
-                .map(|(id, f)| (*id, f.data.clone()))
-                .collect()
-        };
-        search.visit_all(live)?;
-        let flushing: Vec<_> = state.flushing.read().clone();
-        for head in flushing.iter().rev() {
-            let traces = head
+            let ids: HashSet<[u8; 16]> = head.traces.keys().copied().collect();
+            let overlapping: Vec<([u8; 16], Vec<u8>)> = head
                 .traces
                 .iter()
                 .filter(|(_, f)| request.overlaps(f.start_ns, f.end_ns))
-                .map(|(id, f)| (*id, f.data.clone()));
-            search.visit_all(traces)?;
-        }
+                .map(|(id, f)| (*id, f.data.clone()))
+                .collect();
+            (overlapping, ids)
+        };
+        let flushing: Vec<Arc<Head>> = state.flushing.read().clone();
         let blocks: Vec<Arc<BlockReader>> = state.blocks.read().clone();
-        search.result.total_blocks = blocks.len() as u64;
-        search.result.total_block_bytes = blocks.iter().map(|b| b.meta().total_bytes).sum();
-        for block in blocks.iter().rev() {
+        result.total_blocks = blocks.len() as u64;
+        result.total_block_bytes = blocks.iter().map(|b| b.meta().total_bytes).sum();
+        let mut search = Search {
+            store: self,
+            tenant,
+            request,
+            result: &mut result,
+            visited: HashSet::new(),
+            live_ids,
+            flushing: &flushing,
+            blocks: &blocks,
+        };
+        for (id, data) in &live {
+            if search.done() {
+                break;
+            }
+            search.visit(Source::Live, *id, data)?;
+        }
+        for (i, head) in flushing.iter().enumerate().rev() {
+            for (id, fragment) in &head.traces {
+                if search.done() {
+                    break;
+                }
+                if request.overlaps(fragment.start_ns, fragment.end_ns) {
+                    search.visit(Source::Flushing(i), *id, &fragment.data)?;
+                }
+            }
+        }
+        for (i, block) in blocks.iter().enumerate().rev() {
             if search.done() {
                 break;
             }
@@ -131,10 +148,7 @@ impl TraceStore {
             let (start, end) = request.range();
             for record in block.iter_overlapping(start, end) {
                 let record = record?;
-                if !request.overlaps(record.start_ns, record.end_ns) {
-                    continue;
-                }
-                search.visit(record.trace_id, &record.data)?;
+                search.visit(Source::Block(i), record.trace_id, &record.data)?;
                 if search.done() {
                     break;
                 }
@@ -157,9 +171,24 @@ impl SearchRequest {
     }
 }
 
+/// Where a candidate trace was found.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Live,
+    Flushing(usize),
+    Block(usize),
+}
+
 struct Search<'a> {
+    store: &'a TraceStore,
+    tenant: &'a TenantId,
     request: &'a SearchRequest,
     result: &'a mut SearchResult,
+    /// Traces already evaluated (a trace may sit in several sources).
+    visited: HashSet<[u8; 16]>,
+    live_ids: HashSet<[u8; 16]>,
+    flushing: &'a [Arc<Head>],
+    blocks: &'a [Arc<BlockReader>],
 }
 
 impl Search<'_> {
@@ -167,25 +196,28 @@ impl Search<'_> {
         self.result.traces.len() >= self.request.limit
     }
 
-    fn visit_all(
+    /// Evaluates one trace once. When parts of it may sit in other sources (spans sent at
+    /// different times land in different heads and blocks), the whole trace is assembled
+    /// first, as trace-by-ID does, so conditions and root facts see every span.
+    fn visit(
         &mut self,
-        traces: impl IntoIterator<Item = ([u8; 16], Vec<u8>)>,
+        source: Source,
+        trace_id: [u8; 16],
+        data: &[u8],
     ) -> Result<(), TraceStoreError> {
-        for (id, data) in traces {
-            if self.done() {
-                break;
-            }
-            self.visit(id, &data)?;
-        }
-        Ok(())
-    }
-
-    /// Decodes and evaluates one trace; a trace already found in a newer source is merged
-    /// only in the sense that it is not reported twice.
-    fn visit(&mut self, trace_id: [u8; 16], data: &[u8]) -> Result<(), TraceStoreError> {
-        if self.result.traces.iter().any(|t| t.trace_id == trace_id) {
+        if !self.visited.insert(trace_id) {
             return Ok(());
         }
+        let assembled;
+        let data = if self.stored_elsewhere(source, &trace_id) {
+            assembled = self
+                .store
+                .find_trace(self.tenant, &trace_id)?
+                .unwrap_or_else(|| data.to_vec());
+            assembled.as_slice()
+        } else {
+            data
+        };
         self.result.inspected_traces += 1;
         self.result.inspected_bytes += data.len() as u64;
         let trace = TracesData::decode(data)?;
@@ -195,6 +227,20 @@ impl Search<'_> {
             self.result.traces.push(summary);
         }
         Ok(())
+    }
+
+    fn stored_elsewhere(&self, source: Source, id: &[u8; 16]) -> bool {
+        (source != Source::Live && self.live_ids.contains(id))
+            || self
+                .flushing
+                .iter()
+                .enumerate()
+                .any(|(i, h)| source != Source::Flushing(i) && h.traces.contains_key(id))
+            || self
+                .blocks
+                .iter()
+                .enumerate()
+                .any(|(i, b)| source != Source::Block(i) && b.may_contain(id))
     }
 }
 
@@ -223,8 +269,16 @@ struct TraceFacts<'a> {
 }
 
 fn trace_facts<'a>(spans: &'a [SpanRef<'a>]) -> TraceFacts<'a> {
-    let start_ns = spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
-    let end_ns = spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(0);
+    let start_ns = spans
+        .iter()
+        .map(|s| s.span.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end_ns = spans
+        .iter()
+        .map(|s| s.span.end_time_unix_nano)
+        .max()
+        .unwrap_or(0);
     let root = spans.iter().find(|s| s.span.parent_span_id.is_empty());
     TraceFacts {
         start_ns,
@@ -233,7 +287,11 @@ fn trace_facts<'a>(spans: &'a [SpanRef<'a>]) -> TraceFacts<'a> {
     }
 }
 
-fn evaluate(trace_id: [u8; 16], spans: &[SpanRef<'_>], request: &SearchRequest) -> Option<TraceSummary> {
+fn evaluate(
+    trace_id: [u8; 16],
+    spans: &[SpanRef<'_>],
+    request: &SearchRequest,
+) -> Option<TraceSummary> {
     if spans.is_empty() {
         return None;
     }
@@ -263,7 +321,9 @@ fn evaluate(trace_id: [u8; 16], spans: &[SpanRef<'_>], request: &SearchRequest) 
         .collect();
     Some(TraceSummary {
         trace_id,
-        root_service_name: root_service.unwrap_or(ROOT_SPAN_NOT_YET_RECEIVED).to_string(),
+        root_service_name: root_service
+            .unwrap_or(ROOT_SPAN_NOT_YET_RECEIVED)
+            .to_string(),
         root_trace_name: root_name.unwrap_or_default().to_string(),
         start_ns: facts.start_ns,
         duration_ms: duration_ns / 1_000_000,
@@ -300,7 +360,12 @@ fn service_stats(spans: &[SpanRef<'_>]) -> BTreeMap<String, ServiceStats> {
         let service = service_name(span.resource).unwrap_or("unknown_service");
         let entry = stats.entry(service.to_string()).or_default();
         entry.span_count += 1;
-        if span.span.status.as_ref().is_some_and(|s| s.code == STATUS_ERROR) {
+        if span
+            .span
+            .status
+            .as_ref()
+            .is_some_and(|s| s.code == STATUS_ERROR)
+        {
             entry.error_count += 1;
         }
     }
@@ -327,7 +392,10 @@ fn find_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyVa
 impl SpanRef<'_> {
     fn raw_attribute(&self, scope: Scope, key: &str) -> Option<&AnyValue> {
         let span_attr = || find_attribute(&self.span.attributes, key);
-        let resource_attr = || self.resource.and_then(|r| find_attribute(&r.attributes, key));
+        let resource_attr = || {
+            self.resource
+                .and_then(|r| find_attribute(&r.attributes, key))
+        };
         match scope {
             Scope::Span => span_attr(),
             Scope::Resource => resource_attr(),
@@ -377,12 +445,18 @@ impl SpanView for SpanRef<'_> {
             ),
             Intrinsic::SpanId => Value::String(hex::encode(&span.span_id).into()),
             Intrinsic::ParentId => Value::String(hex::encode(&span.parent_span_id).into()),
-            Intrinsic::InstrumentationName => {
-                Value::String(self.scope.map(|s| s.name.as_str()).unwrap_or_default().into())
-            }
-            Intrinsic::InstrumentationVersion => {
-                Value::String(self.scope.map(|s| s.version.as_str()).unwrap_or_default().into())
-            }
+            Intrinsic::InstrumentationName => Value::String(
+                self.scope
+                    .map(|s| s.name.as_str())
+                    .unwrap_or_default()
+                    .into(),
+            ),
+            Intrinsic::InstrumentationVersion => Value::String(
+                self.scope
+                    .map(|s| s.version.as_str())
+                    .unwrap_or_default()
+                    .into(),
+            ),
             Intrinsic::EventName => span
                 .events
                 .first()

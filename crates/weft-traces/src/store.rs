@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use weft_core::otlp::trace::v1::ResourceSpans;
 use weft_core::telemetry::{Sample, SampleKind, SelfMetrics, SnapshotSource};
 use weft_core::TenantId;
 
@@ -18,6 +17,7 @@ use crate::block::{
     OwnedTraceRecord, TagSummary, TraceRecord,
 };
 use crate::head::Head;
+use crate::raw::RawBatch;
 use crate::{TraceStoreConfig, TraceStoreError};
 
 const CHECKPOINT_FILE: &str = "checkpoint.json";
@@ -107,7 +107,7 @@ impl TraceStore {
     }
 
     /// Adds a batch that is already durable in the WAL (or being replayed from it).
-    pub fn apply(&self, tenant: &TenantId, batch: &[ResourceSpans]) {
+    pub fn apply(&self, tenant: &TenantId, batch: &RawBatch<'_>) {
         let state = self.tenant_or_create(tenant);
         state.head.lock().append(batch);
     }
@@ -201,7 +201,7 @@ impl TraceStore {
             level: 0,
             wal_checkpoint: Some(wal_segment),
             compacted_from: Vec::new(),
-            tags: head.tags.clone(),
+            tags: head.tags.summary.clone(),
         })?;
         let dir = self.blocks_root.join(tenant.as_str()).join(&meta.block_id);
         Ok(BlockReader::open(&dir)?)
@@ -283,9 +283,9 @@ impl TraceStore {
             summary.merge(&block.meta().tags);
         }
         for head in state.flushing.read().iter() {
-            summary.merge(&head.tags);
+            summary.merge(&head.tags.summary);
         }
-        summary.merge(&state.head.lock().tags);
+        summary.merge(&state.head.lock().tags.summary);
         summary
     }
 

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use prost::Message;
+use weft_core::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use weft_core::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use weft_core::otlp::resource::v1::Resource;
 use weft_core::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData};
 use weft_core::telemetry::SelfMetrics;
 use weft_core::TenantId;
+use weft_traces::raw::RawBatch;
 use weft_traces::{TraceStore, TraceStoreConfig};
 
 const NOW: u64 = 1_800_000_000_000_000_000;
@@ -46,6 +48,15 @@ fn batch(service: &str, spans: Vec<Span>) -> Vec<ResourceSpans> {
     }]
 }
 
+/// Applies a batch the way the pipeline does: as protobuf bytes read by the raw parser.
+fn apply(store: &TraceStore, tenant: &TenantId, batch: Vec<ResourceSpans>) {
+    let bytes = ExportTraceServiceRequest {
+        resource_spans: batch,
+    }
+    .encode_to_vec();
+    store.apply(tenant, &RawBatch::parse(&bytes).unwrap());
+}
+
 fn trace_id(n: u64) -> [u8; 16] {
     let mut id = [0u8; 16];
     id[8..].copy_from_slice(&n.to_be_bytes());
@@ -78,26 +89,45 @@ fn spans_are_found_in_head_then_in_blocks_then_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let t = tenant("team-a");
     let store = open(dir.path(), TraceStoreConfig::default());
-    store.apply(&t, &batch("a", vec![span(trace_id(1), 1, NOW), span(trace_id(2), 2, NOW)]));
-    store.apply(&t, &batch("b", vec![span(trace_id(1), 3, NOW + 10)]));
-    assert_eq!(span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(), 2);
+    apply(
+        &store,
+        &t,
+        batch(
+            "a",
+            vec![span(trace_id(1), 1, NOW), span(trace_id(2), 2, NOW)],
+        ),
+    );
+    apply(&store, &t, batch("b", vec![span(trace_id(1), 3, NOW + 10)]));
+    assert_eq!(
+        span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(),
+        2
+    );
 
     let cut = store.cut_heads();
     store.write_cut(&cut, 7).unwrap();
     assert_eq!(store.wal_checkpoint(), 7);
     // A late span of the same trace lands in the new head; reads merge block and head.
-    store.apply(&t, &batch("c", vec![span(trace_id(1), 4, NOW + 20)]));
+    apply(&store, &t, batch("c", vec![span(trace_id(1), 4, NOW + 20)]));
     let ids = span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap());
     assert_eq!(ids.len(), 3);
     assert!(store.find_trace(&t, &trace_id(99)).unwrap().is_none());
-    assert!(store.find_trace(&tenant("other"), &trace_id(1)).unwrap().is_none());
+    assert!(store
+        .find_trace(&tenant("other"), &trace_id(1))
+        .unwrap()
+        .is_none());
     drop(store);
 
     let store = open(dir.path(), TraceStoreConfig::default());
     assert_eq!(store.wal_checkpoint(), 7);
     // The head was not persisted by the store itself (the WAL replays it); the block was.
-    assert_eq!(span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(), 2);
-    assert_eq!(span_ids(&store.find_trace(&t, &trace_id(2)).unwrap().unwrap()).len(), 1);
+    assert_eq!(
+        span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(),
+        2
+    );
+    assert_eq!(
+        span_ids(&store.find_trace(&t, &trace_id(2)).unwrap().unwrap()).len(),
+        1
+    );
 }
 
 #[test]
@@ -105,10 +135,10 @@ fn blocks_of_an_unfinished_cut_are_removed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let t = tenant("t");
     let store = open(dir.path(), TraceStoreConfig::default());
-    store.apply(&t, &batch("a", vec![span(trace_id(1), 1, NOW)]));
+    apply(&store, &t, batch("a", vec![span(trace_id(1), 1, NOW)]));
     let cut = store.cut_heads();
     store.write_cut(&cut, 3).unwrap();
-    store.apply(&t, &batch("a", vec![span(trace_id(1), 2, NOW)]));
+    apply(&store, &t, batch("a", vec![span(trace_id(1), 2, NOW)]));
     let cut = store.cut_heads();
     store.write_cut(&cut, 5).unwrap();
     drop(store);
@@ -132,7 +162,17 @@ fn compaction_merges_a_trace_split_across_blocks_without_duplicates() {
     };
     let store = open(dir.path(), cfg.clone());
     for i in 0..4u64 {
-        store.apply(&t, &batch("a", vec![span(trace_id(1), 10 + i, NOW), span(trace_id(100 + i), i, NOW)]));
+        apply(
+            &store,
+            &t,
+            batch(
+                "a",
+                vec![
+                    span(trace_id(1), 10 + i, NOW),
+                    span(trace_id(100 + i), i, NOW),
+                ],
+            ),
+        );
         let cut = store.cut_heads();
         store.write_cut(&cut, i + 1).unwrap();
     }
@@ -144,10 +184,18 @@ fn compaction_merges_a_trace_split_across_blocks_without_duplicates() {
         assert!(store.find_trace(&t, &trace_id(100 + i)).unwrap().is_some());
     }
     drop(store);
-    let blocks = std::fs::read_dir(dir.path().join("blocks").join("t")).unwrap().count();
-    assert_eq!(blocks, 1, "inputs are deleted after the merged block is published");
+    let blocks = std::fs::read_dir(dir.path().join("blocks").join("t"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        blocks, 1,
+        "inputs are deleted after the merged block is published"
+    );
     let store = open(dir.path(), cfg);
-    assert_eq!(span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(), 4);
+    assert_eq!(
+        span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap()).len(),
+        4
+    );
 }
 
 #[test]
@@ -160,8 +208,15 @@ fn retention_by_age_and_by_bytes_is_enforced() {
     };
     let store = open(dir.path(), cfg);
     let hour = 3_600_000_000_000u64;
-    for (i, start) in [NOW - 3 * hour, NOW - 2 * hour, NOW - 10].into_iter().enumerate() {
-        store.apply(&t, &batch("a", vec![span(trace_id(i as u64), 1, start)]));
+    for (i, start) in [NOW - 3 * hour, NOW - 2 * hour, NOW - 10]
+        .into_iter()
+        .enumerate()
+    {
+        apply(
+            &store,
+            &t,
+            batch("a", vec![span(trace_id(i as u64), 1, start)]),
+        );
         let cut = store.cut_heads();
         store.write_cut(&cut, i as u64 + 1).unwrap();
     }
@@ -174,7 +229,7 @@ fn retention_by_age_and_by_bytes_is_enforced() {
     let store = open(dir.path(), TraceStoreConfig::default());
     for i in 0..5u64 {
         let spans = (0..50).map(|s| span(trace_id(i), s + 1, NOW + i)).collect();
-        store.apply(&t, &batch("a", spans));
+        apply(&store, &t, batch("a", spans));
         let cut = store.cut_heads();
         store.write_cut(&cut, i + 1).unwrap();
     }
@@ -187,8 +242,14 @@ fn retention_by_age_and_by_bytes_is_enforced() {
     let store = open(dir.path(), cfg);
     store.enforce_retention(NOW, 0).unwrap();
     assert!(store.block_bytes() <= per_block * 2);
-    assert!(store.find_trace(&t, &trace_id(4)).unwrap().is_some(), "newest block kept");
-    assert!(store.find_trace(&t, &trace_id(0)).unwrap().is_none(), "oldest block deleted");
+    assert!(
+        store.find_trace(&t, &trace_id(4)).unwrap().is_some(),
+        "newest block kept"
+    );
+    assert!(
+        store.find_trace(&t, &trace_id(0)).unwrap().is_none(),
+        "oldest block deleted"
+    );
     assert!(!store.over_budget());
     // WAL bytes count against the budget too: with a WAL bigger than the budget nothing can
     // fit, every block goes and the store reports the pressure.

@@ -210,13 +210,27 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Config
         }
         figment = figment.merge(Yaml::file_exact(path));
     }
-    figment = figment.merge(
-        Env::prefixed("WEFT_")
-            .split("__")
-            .map(|k| k.as_str().to_ascii_lowercase().into()),
-    );
+    figment = figment.merge(config_env());
     figment = merge_flags(figment, flags);
     figment.extract().map_err(describe)
+}
+
+/// `WEFT_*` variables that name a configuration section or key. Other `WEFT_*` variables
+/// (`WEFT_CONFIG`, or ones a test harness sets) are not configuration and are ignored rather
+/// than rejected as unknown keys.
+fn config_env() -> Env {
+    let top_level: Vec<String> = match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    Env::prefixed("WEFT_")
+        .filter(move |k| {
+            let key = k.as_str().to_ascii_lowercase();
+            let first = key.split("__").next().unwrap_or_default();
+            top_level.iter().any(|t| t == first)
+        })
+        .map(|k| k.as_str().to_ascii_lowercase().into())
+        .split("__")
 }
 
 fn merge_flags(mut figment: Figment, flags: &FlagOverrides) -> Figment {
@@ -271,44 +285,89 @@ mod tests {
 
     #[test]
     fn defaults_without_a_file() {
-        let cfg = load(None, &FlagOverrides::default()).unwrap();
-        assert_eq!(cfg, Config::default());
-        assert_eq!(cfg.server.http_addr.port(), 3200);
-        assert_eq!(cfg.receivers.otlp_grpc_addr.port(), 4317);
-        assert_eq!(cfg.receivers.otlp_http_addr.port(), 4318);
-        assert_eq!(cfg.data_dir, PathBuf::from("./weft-data"));
+        // Jail serialises tests that read the process environment.
+        figment::Jail::expect_with(|_| {
+            let cfg = load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(cfg, Config::default());
+            assert_eq!(cfg.server.http_addr.port(), 3200);
+            assert_eq!(cfg.receivers.otlp_grpc_addr.port(), 4317);
+            assert_eq!(cfg.receivers.otlp_http_addr.port(), 4318);
+            assert_eq!(cfg.data_dir, PathBuf::from("./weft-data"));
+            Ok(())
+        });
     }
 
     #[test]
     fn file_values_and_flags_layer() {
-        let f = write("data_dir: /tmp/x\ntraces:\n  retention: 7d\n  max_bytes: 10GiB\nwal:\n  fsync: never\n");
-        let flags = FlagOverrides {
-            data_dir: Some("/tmp/y".into()),
-            ..Default::default()
-        };
-        let cfg = load(Some(f.path()), &flags).unwrap();
-        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/y"));
-        assert_eq!(cfg.traces.retention, Duration::from_secs(7 * 86400));
-        assert_eq!(cfg.traces.max_bytes, ByteSize::gib(10));
-        assert_eq!(cfg.wal.fsync, FsyncMode::Never);
+        // Jail serialises tests that read the process environment.
+        figment::Jail::expect_with(|_| {
+            let f = write("data_dir: /tmp/x\ntraces:\n  retention: 7d\n  max_bytes: 10GiB\nwal:\n  fsync: never\n");
+            let flags = FlagOverrides {
+                data_dir: Some("/tmp/y".into()),
+                ..Default::default()
+            };
+            let cfg = load(Some(f.path()), &flags).unwrap();
+            assert_eq!(cfg.data_dir, PathBuf::from("/tmp/y"));
+            assert_eq!(cfg.traces.retention, Duration::from_secs(7 * 86400));
+            assert_eq!(cfg.traces.max_bytes, ByteSize::gib(10));
+            assert_eq!(cfg.wal.fsync, FsyncMode::Never);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_and_unrelated_weft_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WEFT_TRACES__RETENTION", "2d");
+            jail.set_env("WEFT_DATA_DIR", "/srv/weft");
+            jail.set_env("WEFT_BIN", "/not/config");
+            jail.set_env("WEFT_CONFIG", "/etc/weft.yaml");
+            let cfg = load(None, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.traces.retention, Duration::from_secs(2 * 86400));
+            assert_eq!(cfg.data_dir, PathBuf::from("/srv/weft"));
+            jail.set_env("WEFT_TRACES__NOPE", "1");
+            let err = load(None, &FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("nope"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn printed_defaults_load_back_unchanged() {
+        // Jail serialises tests that read the process environment.
+        figment::Jail::expect_with(|_| {
+            let yaml = serde_yaml::to_string(&Config::default()).unwrap();
+            let f = write(&yaml);
+            assert_eq!(
+                load(Some(f.path()), &FlagOverrides::default()).unwrap(),
+                Config::default()
+            );
+            Ok(())
+        });
     }
 
     #[test]
     fn errors_name_the_offending_key() {
-        let f = write("traces:\n  retention: forever\n");
-        let err = load(Some(f.path()), &FlagOverrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`traces.retention`"), "{err}");
-        let f = write("traces:\n  retension: 7d\n");
-        let err = load(Some(f.path()), &FlagOverrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("retension"), "{err}");
-        let f = write("receivers:\n  otlp_grpc_addr: nowhere\n");
-        let err = load(Some(f.path()), &FlagOverrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`receivers.otlp_grpc_addr`"), "{err}");
+        // Jail serialises tests that read the process environment.
+        figment::Jail::expect_with(|_| {
+            let f = write("traces:\n  retention: forever\n");
+            let err = load(Some(f.path()), &FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`traces.retention`"), "{err}");
+            let f = write("traces:\n  retension: 7d\n");
+            let err = load(Some(f.path()), &FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("retension"), "{err}");
+            let f = write("receivers:\n  otlp_grpc_addr: nowhere\n");
+            let err = load(Some(f.path()), &FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`receivers.otlp_grpc_addr`"), "{err}");
+            Ok(())
+        });
     }
 }

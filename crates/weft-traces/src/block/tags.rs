@@ -79,6 +79,14 @@ impl TagSummary {
         }
     }
 
+    /// Records that `key` exists in `scope` without offering a value (arrays, maps, bytes
+    /// and over-long strings): the key is still searchable and should be suggested.
+    pub fn add_key(&mut self, scope: &str, key: &str) {
+        if let Some(values) = self.key_entry(scope, key) {
+            values.truncated = true;
+        }
+    }
+
     /// Merges `other` into `self` (e.g. when compacting blocks), honouring
     /// the caps. A truncated key stays truncated.
     pub fn merge(&mut self, other: &TagSummary) {
