@@ -168,7 +168,7 @@ pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// Bytes a varint takes.
 pub fn varint_len(value: u64) -> usize {
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends the tag and length of a length-delimited field.

@@ -92,7 +92,7 @@ fn check_span(
     window: &AcceptWindow,
     now_ns: u64,
 ) -> Result<(), (&'static str, String)> {
-    if !valid_trace_id(&span.trace_id) {
+    if !valid_trace_id(span.trace_id) {
         return Err((
             "invalid_trace_id",
             format!(
@@ -103,7 +103,7 @@ fn check_span(
             ),
         ));
     }
-    if !valid_span_id(&span.span_id) {
+    if !valid_span_id(span.span_id) {
         return Err((
             "invalid_span_id",
             format!(

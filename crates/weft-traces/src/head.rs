@@ -56,13 +56,6 @@ impl Head {
     pub fn is_empty(&self) -> bool {
         self.traces.is_empty()
     }
-
-    /// The traces sorted by ID, as blocks store them.
-    pub fn into_sorted(self) -> Vec<([u8; 16], Fragment)> {
-        let mut traces: Vec<_> = self.traces.into_iter().collect();
-        traces.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        traces
-    }
 }
 
 /// Appends `more` to `live`: concatenated fragments are one valid trace message.

@@ -155,7 +155,7 @@ impl TraceStore {
             }
         }
         // Grafana sorts by start time too, but a stable newest-first order helps every client.
-        result.traces.sort_by(|a, b| b.start_ns.cmp(&a.start_ns));
+        result.traces.sort_by_key(|t| std::cmp::Reverse(t.start_ns));
         Ok(result)
     }
 }

@@ -459,11 +459,10 @@ fn write_merged(
         let mut smallest: Option<[u8; 16]> = None;
         for it in iters.iter_mut() {
             match it.peek() {
-                Some(Ok(rec)) => {
-                    if smallest.is_none_or(|s| rec.trace_id < s) {
-                        smallest = Some(rec.trace_id);
-                    }
+                Some(Ok(rec)) if smallest.is_none_or(|s| rec.trace_id < s) => {
+                    smallest = Some(rec.trace_id);
                 }
+                Some(Ok(_)) => {}
                 Some(Err(_)) => {
                     if let Some(Err(err)) = it.next() {
                         return Err(err.into());
