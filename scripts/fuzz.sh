@@ -11,5 +11,8 @@ export RUSTC_BOOTSTRAP=1
 for target in $(cargo fuzz list); do
   echo "--- fuzz target $target (${seconds}s)"
   mkdir -p "corpus/$target"
-  cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
+  # Committed seeds (valid inputs) give the fuzzer a head start; the corpus grows locally.
+  seeds=()
+  [ -d "seeds/$target" ] && seeds=("seeds/$target")
+  cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
 done

@@ -127,6 +127,13 @@ impl<'a> FieldReader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, String> {
+        // Fast path: tags and lengths below 128 (most of them) are one byte.
+        if let Some(&byte) = self.buf.get(self.pos) {
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+        }
         let mut value = 0u64;
         for i in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {

@@ -56,7 +56,7 @@ impl Default for TraceStoreConfig {
             compaction_max_block_bytes: ByteSize::gib(1),
             maintenance_interval: Duration::from_secs(30),
             block_page_bytes: ByteSize::kib(256),
-            block_zstd_level: 3,
+            block_zstd_level: 1,
         }
     }
 }

@@ -79,6 +79,7 @@ pub struct TagRecorder {
     pub summary: TagSummary,
     seen: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
     capped_keys: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    spans_seen: u64,
 }
 
 /// Distinguishes "key seen without a value" from value hashes in the seen-set.
@@ -100,7 +101,18 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// Every span's attributes are recorded until a head has seen this many spans...
+const TAG_FULL_SAMPLE_SPANS: u64 = 20_000;
+/// ...then one span in this many: walking every attribute of every span again costs a tenth
+/// of ingest, while autocomplete only needs the keys and a capped set of values, which a
+/// sample of a busy head still finds.
+const TAG_SAMPLE_EVERY: u64 = 16;
+
 impl TagRecorder {
+    fn samples_span(&self) -> bool {
+        self.spans_seen <= TAG_FULL_SAMPLE_SPANS || self.spans_seen % TAG_SAMPLE_EVERY == 0
+    }
+
     fn record_batch(&mut self, batch: &RawBatch<'_>) {
         /// `Resource.attributes` and `Span.attributes` field numbers.
         const RESOURCE_ATTRIBUTES: u32 = 1;
@@ -113,6 +125,10 @@ impl TagRecorder {
             }
             for scope in &resource.scopes {
                 for span in &scope.spans {
+                    self.spans_seen += 1;
+                    if !self.samples_span() {
+                        continue;
+                    }
                     for_each_attribute(span.bytes, SPAN_ATTRIBUTES, |key, value| {
                         self.record(SCOPE_SPAN, key, value)
                     });

@@ -120,11 +120,42 @@ fn expect_str<'a>(
     name: &str,
 ) -> Result<&'a str, WireError> {
     let body = expect_len(field, path, name)?;
-    std::str::from_utf8(body).map_err(|e| WireError {
+    utf8(body).ok_or_else(|| WireError {
         path: path.to_string(),
         offset: field.offset,
-        reason: format!("field {} ({name}) is not valid UTF-8: {e}", field.number),
+        reason: format!(
+            "field {} ({name}) is not valid UTF-8: {}",
+            field.number,
+            std::str::from_utf8(body)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        ),
     })
+}
+
+/// UTF-8 validation is a large share of checking a batch (every attribute key and string
+/// value, mostly short ASCII). An ASCII scan eight bytes at a time settles most strings;
+/// the rest go to simdutf8.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if is_ascii(bytes) {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    simdutf8::basic::from_utf8(bytes).ok()
+}
+
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        acc |= u64::from_le_bytes(word);
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |a, b| a | b);
+    acc & HIGH_BITS == 0 && tail < 0x80
 }
 
 fn parse_resource_spans(bytes: &[u8]) -> Result<RawResource<'_>, WireError> {
@@ -373,9 +404,95 @@ fn check_field(
     }
     match (kind, field.value) {
         (Kind::Str, _) => expect_str(field, schema.name, name).map(|_| ()),
+        (Kind::Msg(inner), FieldValue::Len(body)) if std::ptr::eq(*inner, &KEY_VALUE) => {
+            check_key_value(body, depth + 1)
+        }
         (Kind::Msg(inner), FieldValue::Len(body)) => check_message(body, inner, depth + 1),
         _ => Ok(()),
     }
+}
+
+/// [`check_message`] specialised for `KeyValue` with a scalar `AnyValue`, by far the most
+/// common nested message; other values take the generic path.
+fn check_key_value(bytes: &[u8], depth: usize) -> Result<(), WireError> {
+    if quick_key_value(bytes) {
+        return Ok(());
+    }
+    check_key_value_in_full(bytes, depth)
+}
+
+fn check_key_value_in_full(bytes: &[u8], depth: usize) -> Result<(), WireError> {
+    let mut fields = FieldReader::new(bytes);
+    while let Some(field) = next(&mut fields, KEY_VALUE.name)? {
+        match (field.number, field.value) {
+            (1, FieldValue::Len(_)) => {
+                expect_str(field, KEY_VALUE.name, "key")?;
+            }
+            (2, FieldValue::Len(value)) => check_any_value(value, depth + 1)?,
+            (3, FieldValue::Varint(_)) => {}
+            (1..=3, _) => return Err(wrong_type(&field, KEY_VALUE.name, "key/value")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Recognises the usual encoding of a scalar attribute — `key` (field 1) then `value`
+/// (field 2) holding one string, bool, int or double, every length below 128 — and checks
+/// it without the general reader. Returns false when the bytes have any other shape; the
+/// general path then decides (so this never accepts anything that path would refuse).
+fn quick_key_value(bytes: &[u8]) -> bool {
+    let [0x0a, key_len, rest @ ..] = bytes else {
+        return false;
+    };
+    let key_len = usize::from(*key_len);
+    if key_len >= 0x80 || rest.len() < key_len {
+        return false;
+    }
+    let (key, rest) = rest.split_at(key_len);
+    let [0x12, value_len, value @ ..] = rest else {
+        return false;
+    };
+    if *value_len >= 0x80 || usize::from(*value_len) != value.len() || utf8(key).is_none() {
+        return false;
+    }
+    match value {
+        [0x0a, len, text @ ..] => {
+            *len < 0x80 && usize::from(*len) == text.len() && utf8(text).is_some()
+        }
+        [0x10 | 0x18, varint @ ..] => is_single_varint(varint),
+        [0x21, double @ ..] => double.len() == 8,
+        _ => false,
+    }
+}
+
+/// True when `bytes` is exactly one well-formed varint.
+fn is_single_varint(bytes: &[u8]) -> bool {
+    match bytes.split_last() {
+        Some((last, init)) => {
+            *last < 0x80
+                && init.len() < 10
+                && init.iter().all(|b| *b >= 0x80)
+                && (init.len() < 9 || *last <= 1)
+        }
+        None => false,
+    }
+}
+
+fn check_any_value(bytes: &[u8], depth: usize) -> Result<(), WireError> {
+    let mut fields = FieldReader::new(bytes);
+    while let Some(field) = next(&mut fields, ANY_VALUE.name)? {
+        match (field.number, field.value) {
+            (1, FieldValue::Len(_)) => {
+                expect_str(field, ANY_VALUE.name, "string_value")?;
+            }
+            (2 | 3 | 8, FieldValue::Varint(_))
+            | (4, FieldValue::Fixed64(_))
+            | (7, FieldValue::Len(_)) => {}
+            _ => check_field(field, &ANY_VALUE, depth)?,
+        }
+    }
+    Ok(())
 }
 
 /// Calls `f(key, value)` for each attribute (field `attributes_field` holding `KeyValue`s)
@@ -414,7 +531,7 @@ fn key_value(kv: &[u8]) -> Option<(&str, Option<ScalarValue<'_>>)> {
     let mut fields = FieldReader::new(kv);
     while let Ok(Some(field)) = fields.next_field() {
         match (field.number, field.value) {
-            (1, FieldValue::Len(k)) => key = std::str::from_utf8(k).ok(),
+            (1, FieldValue::Len(k)) => key = utf8(k),
             (2, FieldValue::Len(v)) => value = scalar_any_value(v),
             _ => {}
         }
@@ -427,7 +544,7 @@ fn scalar_any_value(any: &[u8]) -> Option<ScalarValue<'_>> {
     let mut fields = FieldReader::new(any);
     while let Ok(Some(field)) = fields.next_field() {
         out = match (field.number, field.value) {
-            (1, FieldValue::Len(s)) => std::str::from_utf8(s).ok().map(ScalarValue::Str),
+            (1, FieldValue::Len(s)) => utf8(s).map(ScalarValue::Str),
             (2, FieldValue::Varint(b)) => Some(ScalarValue::Bool(b != 0)),
             (3, FieldValue::Varint(i)) => Some(ScalarValue::Int(i as i64)),
             (4, FieldValue::Fixed64(d)) => Some(ScalarValue::Float(f64::from_bits(d))),
@@ -551,6 +668,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_quick_key_value_path_accepts_only_what_the_full_check_accepts() {
+        let samples: Vec<Vec<u8>> = [
+            kv("k", any_value::Value::StringValue("value".into())),
+            kv("n", any_value::Value::IntValue(-1)),
+            kv("b", any_value::Value::BoolValue(true)),
+            kv("d", any_value::Value::DoubleValue(2.5)),
+            kv(
+                &"x".repeat(127),
+                any_value::Value::StringValue("y".repeat(120)),
+            ),
+        ]
+        .iter()
+        .map(|k| k.encode_to_vec())
+        .collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut quick_accepts = 0;
+        for sample in &samples {
+            assert!(
+                quick_key_value(sample),
+                "usual encodings take the quick path"
+            );
+            for _ in 0..20_000 {
+                let mut bytes = sample.clone();
+                for _ in 0..1 + random() % 3 {
+                    let i = (random() as usize) % bytes.len();
+                    bytes[i] = random() as u8;
+                }
+                if random() % 4 == 0 {
+                    bytes.truncate((random() as usize) % bytes.len());
+                }
+                if quick_key_value(&bytes) {
+                    quick_accepts += 1;
+                    assert!(
+                        check_key_value_in_full(&bytes, 0).is_ok(),
+                        "quick path accepted bytes the full check refuses: {bytes:02x?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            quick_accepts > 1000,
+            "the mutations exercise the quick path"
+        );
     }
 
     #[test]
