@@ -49,6 +49,8 @@ pub struct Pipeline {
     gate: tokio::sync::RwLock<()>,
     pending_cut: Mutex<Option<PendingCut>>,
     cut_lock: tokio::sync::Mutex<()>,
+    /// Wakes the maintenance loop when a write found memory or disk full.
+    cut_now: tokio::sync::Notify,
     closing: AtomicBool,
 }
 
@@ -67,6 +69,7 @@ impl Pipeline {
             gate: tokio::sync::RwLock::new(()),
             pending_cut: Mutex::new(None),
             cut_lock: tokio::sync::Mutex::new(()),
+            cut_now: tokio::sync::Notify::new(),
             closing: AtomicBool::new(false),
         })
     }
@@ -85,6 +88,7 @@ impl Pipeline {
         transport: &'static str,
     ) -> Result<WriteOutcome, IngestError> {
         self.check_pressure()?;
+        self.check_disk_budget(body.len() as u64).await?;
         let now = now_unix_nanos();
         let batch = parse_request(&body)?;
         let (accepted, rejections) = check_raw(&batch, &self.window, now);
@@ -139,22 +143,44 @@ impl Pipeline {
         if self.closing.load(Ordering::Acquire) {
             return Err(unavailable("the server is shutting down", 5));
         }
-        if self.traces.over_budget() {
-            return Err(unavailable(
-                "the trace store reached its disk budget (traces.max_bytes)",
-                10,
-            ));
-        }
         // The head is cut at head_max_bytes; twice that means cuts are not keeping up, and
         // accepting more would only grow memory.
         let head_limit = 2 * self.traces.config().head_max_bytes.as_u64() as usize;
         if self.traces.head_bytes() > head_limit {
+            self.cut_now.notify_one();
             return Err(unavailable(
                 "the in-memory trace head is full while blocks are being written",
                 2,
             ));
         }
         Ok(())
+    }
+
+    /// Bytes the disk budget must keep free besides the blocks: the WAL (with `incoming`),
+    /// and as much again for the block the next cut writes before it deletes WAL segments.
+    fn reserved_bytes(&self, incoming: u64) -> u64 {
+        2 * (self.wal.stats().disk_bytes + incoming)
+    }
+
+    /// Keeps blocks + reserved space within `traces.max_bytes`: deletes the oldest blocks to
+    /// make room for `incoming` bytes, and refuses (retryable) when even that cannot, so
+    /// the data directory never outgrows its budget.
+    async fn check_disk_budget(&self, incoming: u64) -> Result<(), IngestError> {
+        let budget = self.traces.config().max_bytes.as_u64();
+        if budget == 0 || self.traces.block_bytes() + self.reserved_bytes(incoming) <= budget {
+            return Ok(());
+        }
+        self.enforce_retention_with(self.reserved_bytes(incoming))
+            .await;
+        if self.traces.block_bytes() + self.reserved_bytes(incoming) <= budget {
+            return Ok(());
+        }
+        // Only the WAL is left to shrink: a cut turns it into (smaller) blocks.
+        self.cut_now.notify_one();
+        Err(unavailable(
+            "the trace store reached its disk budget (traces.max_bytes) and is writing blocks to make room",
+            1,
+        ))
     }
 
     /// Cuts the trace heads into blocks now (if they hold anything), then deletes WAL
@@ -196,7 +222,27 @@ impl Pipeline {
             return Err(IngestError::Storage(err.to_string()));
         }
         self.remove_covered_segments();
+        // A cut adds blocks: apply the byte budget right away rather than at the next
+        // maintenance round, so the data directory does not overshoot in between.
+        self.enforce_retention().await;
         Ok(())
+    }
+
+    async fn enforce_retention(&self) {
+        self.enforce_retention_with(self.reserved_bytes(0)).await
+    }
+
+    async fn enforce_retention_with(&self, reserved_bytes: u64) {
+        let traces = self.traces.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            traces.enforce_retention(now_unix_nanos(), reserved_bytes)
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "trace retention failed"),
+            Err(err) => tracing::warn!(%err, "trace retention task failed"),
+        }
     }
 
     fn remove_covered_segments(&self) {
@@ -208,7 +254,7 @@ impl Pipeline {
 
     /// One round of background work: cut when due, compact, enforce retention.
     pub async fn maintain(&self, compact_and_retain: bool) {
-        if self.traces.cut_due() || self.pending_cut.lock().is_some() {
+        if self.traces.cut_due() || self.wal_over_share() || self.pending_cut.lock().is_some() {
             if let Err(err) = self.cut().await {
                 tracing::warn!(%err, "trace head cut failed");
             }
@@ -217,21 +263,20 @@ impl Pipeline {
             return;
         }
         let traces = self.traces.clone();
-        let wal_bytes = self.wal.stats().disk_bytes;
-        let result = tokio::task::spawn_blocking(move || {
-            let compacted = traces.compact()?;
-            let deleted = traces.enforce_retention(now_unix_nanos(), wal_bytes)?;
-            Ok::<_, weft_traces::TraceStoreError>((compacted, deleted))
-        })
-        .await;
-        match result {
-            Ok(Ok((compacted, deleted))) if compacted + deleted > 0 => {
-                tracing::debug!(compacted, deleted, "trace maintenance")
-            }
+        let reserved = self.reserved_bytes(0);
+        match tokio::task::spawn_blocking(move || traces.compact(reserved)).await {
+            Ok(Ok(compacted)) if compacted > 0 => tracing::debug!(compacted, "trace compaction"),
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(%err, "trace maintenance failed"),
-            Err(err) => tracing::warn!(%err, "trace maintenance task failed"),
+            Ok(Err(err)) => tracing::warn!(%err, "trace compaction failed"),
+            Err(err) => tracing::warn!(%err, "trace compaction task failed"),
         }
+        self.enforce_retention().await;
+    }
+
+    /// With a disk budget, the WAL (which a cut turns into blocks) is kept to a quarter of it.
+    fn wal_over_share(&self) -> bool {
+        let budget = self.traces.config().max_bytes.as_u64();
+        budget > 0 && self.wal.stats().disk_bytes > budget / 4
     }
 
     /// Runs [`Self::maintain`] until `shutdown` flips to true.
@@ -245,6 +290,7 @@ impl Pipeline {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = self.cut_now.notified() => {}
                 _ = shutdown.changed() => return,
             }
             let full = last_full.elapsed() >= interval;

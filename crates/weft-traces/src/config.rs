@@ -48,7 +48,7 @@ impl Default for TraceStoreConfig {
     fn default() -> Self {
         Self {
             head_max_age: Duration::from_secs(60),
-            head_max_bytes: ByteSize::mib(256),
+            head_max_bytes: ByteSize::mib(64),
             retention: Duration::from_secs(14 * 24 * 3600),
             max_bytes: ByteSize::gib(0),
             compaction_min_blocks: 4,

@@ -110,7 +110,7 @@ const TAG_SAMPLE_EVERY: u64 = 16;
 
 impl TagRecorder {
     fn samples_span(&self) -> bool {
-        self.spans_seen <= TAG_FULL_SAMPLE_SPANS || self.spans_seen % TAG_SAMPLE_EVERY == 0
+        self.spans_seen <= TAG_FULL_SAMPLE_SPANS || self.spans_seen.is_multiple_of(TAG_SAMPLE_EVERY)
     }
 
     fn record_batch(&mut self, batch: &RawBatch<'_>) {

@@ -290,8 +290,9 @@ impl TraceStore {
     }
 
     /// Merges small blocks of the same level, one batch per tenant per call. Returns how many
-    /// compactions ran.
-    pub fn compact(&self) -> Result<usize, TraceStoreError> {
+    /// compactions ran. The merged block exists next to its inputs until they are deleted, so
+    /// a compaction that would take blocks plus `reserved_bytes` past `max_bytes` waits.
+    pub fn compact(&self, reserved_bytes: u64) -> Result<usize, TraceStoreError> {
         let _guard = self.maintenance.lock();
         let mut ran = 0;
         let tenants: Vec<_> = self
@@ -304,6 +305,11 @@ impl TraceStore {
             let Some(inputs) = self.pick_compaction(&state) else {
                 continue;
             };
+            let input_bytes: u64 = inputs.iter().map(|b| b.meta().total_bytes).sum();
+            let budget = self.cfg.max_bytes.as_u64();
+            if budget > 0 && self.block_bytes() + input_bytes + reserved_bytes > budget {
+                continue;
+            }
             let output = self.merge_blocks(&tenant, &inputs)?;
             replace_blocks(&state, &inputs, output);
             for input in &inputs {
@@ -364,8 +370,13 @@ impl TraceStore {
     }
 
     /// Deletes blocks past the retention age, then the oldest blocks while blocks plus
-    /// `wal_bytes` exceed `max_bytes`. Returns the number of blocks deleted.
-    pub fn enforce_retention(&self, now_ns: u64, wal_bytes: u64) -> Result<usize, TraceStoreError> {
+    /// `reserved_bytes` (space the caller needs for the WAL and the next cut) exceed
+    /// `max_bytes`. Returns the number of blocks deleted.
+    pub fn enforce_retention(
+        &self,
+        now_ns: u64,
+        reserved_bytes: u64,
+    ) -> Result<usize, TraceStoreError> {
         let _guard = self.maintenance.lock();
         let mut deleted = 0;
         if !self.cfg.retention.is_zero() {
@@ -378,7 +389,7 @@ impl TraceStore {
             return Ok(deleted);
         }
         loop {
-            let used = self.block_bytes() + wal_bytes;
+            let used = self.block_bytes() + reserved_bytes;
             if used <= budget {
                 self.over_budget.store(false, Ordering::Release);
                 break;

@@ -176,8 +176,8 @@ fn compaction_merges_a_trace_split_across_blocks_without_duplicates() {
         let cut = store.cut_heads();
         store.write_cut(&cut, i + 1).unwrap();
     }
-    assert_eq!(store.compact().unwrap(), 1);
-    assert_eq!(store.compact().unwrap(), 0, "one merged block is left");
+    assert_eq!(store.compact(0).unwrap(), 1);
+    assert_eq!(store.compact(0).unwrap(), 0, "one merged block is left");
     let ids = span_ids(&store.find_trace(&t, &trace_id(1)).unwrap().unwrap());
     assert_eq!(ids.len(), 4);
     for i in 0..4u64 {
