@@ -20,8 +20,7 @@ step "system packages"
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
-command -v cc >/dev/null || need_apt+=(build-essential)
-command -v protoc >/dev/null || true
+{ command -v cc >/dev/null && command -v make >/dev/null; } || need_apt+=(build-essential)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

@@ -155,6 +155,16 @@ def test_http_json_with_base64_ids_is_refused(server):
     server.assert_alive()
 
 
+def test_http_json_with_snake_case_keys_is_refused(server):
+    """Protobuf field names instead of lowerCamelCase would otherwise be ignored as unknown
+    fields and the data silently dropped."""
+    body = request_to_json(make_request([valid_span()]))
+    snake = {"resource_spans": body["resourceSpans"]}
+    r = server.post_otlp(json.dumps(snake).encode(), content_type="application/json")
+    assert_http_error(r, 400, "lowerCamelCase", "resourceSpans")
+    server.assert_alive()
+
+
 def test_http_wrong_content_type(server):
     r = server.post_otlp(make_request([valid_span()]).SerializeToString(), content_type="text/plain")
     assert_http_error(r, 415, "content type", "text/plain")

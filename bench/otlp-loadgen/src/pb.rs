@@ -31,24 +31,15 @@ pub struct PbWriter {
     pub buf: Vec<u8>,
 }
 
-/// Encoded size of `v` as a varint.
-pub fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 significant bits; 0 still needs a byte.
-    let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
+pub use weft_core::protowire::varint_len;
 
 impl PbWriter {
     pub fn clear(&mut self) {
         self.buf.clear();
     }
 
-    pub fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    pub fn varint(&mut self, v: u64) {
+        weft_core::protowire::put_varint(&mut self.buf, v);
     }
 
     fn key(&mut self, field: u32, wire_type: u32) {

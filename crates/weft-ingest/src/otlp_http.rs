@@ -77,6 +77,9 @@ async fn export_traces(
         Encoding::Json => {
             let request: ExportTraceServiceRequest =
                 decode_message(&raw, encoding, "ExportTraceServiceRequest")?;
+            if request.resource_spans.is_empty() {
+                reject_snake_case_json(&raw, "resource_spans", "resourceSpans")?;
+            }
             Bytes::from(prost::Message::encode_to_vec(&request))
         }
     };
@@ -98,6 +101,22 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
             IngestError::BadRequest(format!("could not read the request body: {err}"))
         }
     })
+}
+
+/// OTLP/JSON requires lowerCamelCase keys and tells receivers to ignore unknown ones, so a
+/// body written with protobuf field names would be accepted as an empty request and its data
+/// silently lost. The usual mistake (the top-level key) is refused with a clear message.
+fn reject_snake_case_json(raw: &[u8], snake: &str, camel: &str) -> Result<(), IngestError> {
+    let Ok(serde_json::Value::Object(top)) = serde_json::from_slice::<serde_json::Value>(raw)
+    else {
+        return Ok(());
+    };
+    if top.contains_key(snake) {
+        return Err(IngestError::BadRequest(format!(
+            "OTLP/JSON keys must be lowerCamelCase: found {snake:?}, expected {camel:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// The OTLP response: `partial_success` only when something was rejected.
