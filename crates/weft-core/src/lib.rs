@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod labels;
 pub mod protowire;
 pub mod telemetry;
 pub mod tenant;

@@ -31,7 +31,9 @@ impl Encoding {
                 Ok(Self::Protobuf)
             }
             "application/json" => Ok(Self::Json),
-            _ => Err(IngestError::UnsupportedMediaType(value.to_string())),
+            _ => Err(IngestError::UnsupportedMediaType(format!(
+                "{value:?}; send application/x-protobuf or application/json"
+            ))),
         }
     }
 

@@ -9,7 +9,7 @@ pub enum IngestError {
     #[error("{0}")]
     BadRequest(String),
     /// The request body's media type is not one this endpoint reads.
-    #[error("unsupported content type {0:?}: send application/x-protobuf or application/json")]
+    #[error("unsupported content type or encoding: {0}")]
     UnsupportedMediaType(String),
     /// The (decompressed) message is larger than the configured maximum.
     #[error("message is larger than the maximum of {limit} bytes (receivers.max_message_bytes)")]

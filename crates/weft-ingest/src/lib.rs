@@ -9,10 +9,12 @@
 
 pub mod decode;
 pub mod error;
+pub mod exposition;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod pipeline;
 pub mod record;
+pub mod remote_write;
 pub mod validate;
 
 pub use error::IngestError;

@@ -1,0 +1,696 @@
+//! The evaluator: selectors, `offset`/`@`, subqueries, and dispatch to operators, aggregations
+//! and functions.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use promql_parser::label::{MatchOp, Matcher, Matchers};
+use promql_parser::parser::{AtModifier, Expr, MatrixSelector, Offset, VectorSelector};
+use weft_core::labels::{Labels, METRIC_NAME};
+
+use super::durexpr::{RangeMod, SMOOTHED_MARKER};
+use super::{is_stale_nan, Query, Queryable, DEFAULT_LOOKBACK_MS, DEFAULT_SUBQUERY_STEP_MS};
+
+/// One element of an instant vector during evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvSample {
+    pub labels: Labels,
+    pub f: f64,
+    /// The sample's own timestamp for raw selector output; the evaluation time otherwise.
+    pub t: i64,
+    /// Delayed `__name__` removal (Prometheus 3): drop the name when the result is returned.
+    pub drop_name: bool,
+}
+
+/// One series of a range vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvSeries {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+    pub drop_name: bool,
+}
+
+/// An evaluation result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<EvSample>),
+    Matrix(Vec<EvSeries>),
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Scalar(_) => "scalar",
+            Value::String(_) => "string",
+            Value::Vector(_) => "vector",
+            Value::Matrix(_) => "matrix",
+        }
+    }
+}
+
+/// Maximum points per series of a range query (Prometheus' limit).
+const MAX_POINTS: i64 = 11_000;
+/// Total step budget per query (range steps plus subquery steps), a guard against runaway
+/// evaluation.
+const STEP_BUDGET: u64 = 50_000_000;
+
+/// Evaluates parsed expressions against a [`Queryable`].
+pub struct Evaluator<'a> {
+    storage: &'a dyn Queryable,
+    pub lookback_ms: i64,
+    pub subquery_step_ms: i64,
+    pub(super) query_start: i64,
+    pub(super) query_end: i64,
+    /// The range query's step (0 for instant queries), for `step()`.
+    pub(super) query_step: i64,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+    budget: u64,
+    /// Range modifiers by the address of their `MatrixSelector` node (see [`Self::prepare`]).
+    range_mods: HashMap<usize, RangeMod>,
+}
+
+/// Range selectors of `e` in source order.
+fn matrix_selectors<'e>(e: &'e Expr, out: &mut Vec<&'e MatrixSelector>) {
+    match e {
+        Expr::MatrixSelector(ms) => out.push(ms),
+        Expr::Paren(p) => matrix_selectors(&p.expr, out),
+        Expr::Unary(u) => matrix_selectors(&u.expr, out),
+        Expr::Subquery(sq) => matrix_selectors(&sq.expr, out),
+        Expr::Binary(b) => {
+            matrix_selectors(&b.lhs, out);
+            matrix_selectors(&b.rhs, out);
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                matrix_selectors(p, out);
+            }
+            matrix_selectors(&a.expr, out);
+        }
+        Expr::Call(c) => c.args.args.iter().for_each(|a| matrix_selectors(a, out)),
+        _ => {}
+    }
+}
+
+pub(super) fn duration_ms(d: &Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+pub(super) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => duration_ms(d),
+        Some(Offset::Neg(d)) => -duration_ms(d),
+    }
+}
+
+fn system_time_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Builds a label set from pairs already free of duplicates.
+pub(super) fn labels_from(pairs: Vec<(String, String)>) -> Labels {
+    Labels::from_pairs(pairs).unwrap_or_default()
+}
+
+pub(super) fn pairs(l: &Labels) -> Vec<(String, String)> {
+    l.iter()
+        .map(|x| (x.name.clone(), x.value.clone()))
+        .collect()
+}
+
+/// Drops the metric name and, with it, the type-and-unit metadata labels (`__type__`,
+/// `__unit__`), as Prometheus' `DropReserved` does.
+pub(super) fn without_name(l: &Labels) -> Labels {
+    if !l
+        .iter()
+        .any(|x| x.name == METRIC_NAME || x.name == "__type__" || x.name == "__unit__")
+    {
+        return l.clone();
+    }
+    labels_from(
+        l.iter()
+            .filter(|x| x.name != METRIC_NAME && x.name != "__type__" && x.name != "__unit__")
+            .map(|x| (x.name.clone(), x.value.clone()))
+            .collect(),
+    )
+}
+
+/// Matchers of a selector, with the metric name as an equality matcher when given by name.
+fn selector_matchers(vs: &VectorSelector) -> Matchers {
+    let mut m = vs.matchers.clone();
+    if let Some(name) = &vs.name {
+        let has = m
+            .matchers
+            .iter()
+            .any(|x| x.name == METRIC_NAME && x.op == MatchOp::Equal && &x.value == name);
+        if !has {
+            m.matchers
+                .push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+        }
+    }
+    m
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(storage: &'a dyn Queryable) -> Self {
+        Self {
+            storage,
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+            subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+            query_start: 0,
+            query_end: 0,
+            query_step: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+            budget: STEP_BUDGET,
+            range_mods: HashMap::new(),
+        }
+    }
+
+    /// Registers the range modifiers of `q`; evaluate `q.expr` (this very value) afterwards.
+    pub fn prepare(&mut self, q: &Query) -> Result<(), String> {
+        self.range_mods.clear();
+        if q.range_mods.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let mut sels = Vec::new();
+        matrix_selectors(&q.expr, &mut sels);
+        if sels.len() != q.range_mods.len() {
+            return Err("could not place anchored/smoothed modifiers on range selectors".into());
+        }
+        for (ms, m) in sels.into_iter().zip(&q.range_mods) {
+            if let Some(m) = m {
+                self.range_mods
+                    .insert(ms as *const MatrixSelector as usize, *m);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `anchored`/`smoothed` modifier of a range selector.
+    pub(super) fn range_mod(&self, ms: &MatrixSelector) -> Option<RangeMod> {
+        self.range_mods
+            .get(&(ms as *const MatrixSelector as usize))
+            .copied()
+    }
+
+    fn spend(&mut self, n: u64) -> Result<(), String> {
+        if n > self.budget {
+            return Err("query processing would exceed the evaluation step budget".into());
+        }
+        self.budget -= n;
+        Ok(())
+    }
+
+    pub(super) fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    pub(super) fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    /// Evaluates an instant query at `t`; `__name__` removal is applied to the result.
+    pub fn instant(&mut self, expr: &Expr, t: i64) -> Result<Value, String> {
+        self.query_start = t;
+        self.query_end = t;
+        self.query_step = 0;
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(Value::Vector(finish_vector(v)?)),
+            Value::Matrix(m) => Ok(Value::Matrix(finish_matrix(m)?)),
+            other => Ok(other),
+        }
+    }
+
+    /// Evaluates a range query; scalars become one series without labels. Series are sorted
+    /// by labels.
+    pub fn range(
+        &mut self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<EvSeries>, String> {
+        match expr.value_type() {
+            promql_parser::parser::value::ValueType::Matrix => {
+                return Err("invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into())
+            }
+            promql_parser::parser::value::ValueType::String => {
+                return Err("invalid expression type \"string\" for range query, must be Scalar or instant Vector".into())
+            }
+            _ => {}
+        }
+        if step <= 0 {
+            return Err("zero or negative query resolution step widths are not accepted. Try a positive integer".into());
+        }
+        if (end - start) / step > MAX_POINTS {
+            return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into());
+        }
+        self.query_start = start;
+        self.query_end = end;
+        self.query_step = step;
+        let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut t = start;
+        while t <= end {
+            self.spend(1)?;
+            match self.eval(expr, t)? {
+                Value::Scalar(v) => out.entry(Labels::default()).or_default().push((t, v)),
+                Value::Vector(v) => {
+                    for s in finish_vector(v)? {
+                        out.entry(s.labels).or_default().push((t, s.f));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "unexpected {} result in range query",
+                        other.type_name()
+                    ))
+                }
+            }
+            t += step;
+        }
+        let mut series: Vec<EvSeries> = out
+            .into_iter()
+            .map(|(labels, points)| EvSeries {
+                labels,
+                points,
+                drop_name: false,
+            })
+            .collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(series)
+    }
+
+    pub(super) fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(st)) => Some(system_time_ms(st)),
+        }
+    }
+
+    /// Evaluates `expr` at time `t`.
+    pub fn eval(&mut self, expr: &Expr, t: i64) -> Result<Value, String> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(v) => Ok(Value::Vector(
+                    v.into_iter()
+                        .map(|s| EvSample {
+                            f: -s.f,
+                            drop_name: true,
+                            t,
+                            ..s
+                        })
+                        .collect(),
+                )),
+                other => Err(format!(
+                    "unary expression only allowed on expressions of type scalar or vector, got: {}",
+                    other.type_name()
+                )),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_vector(vs, t))),
+            Expr::MatrixSelector(ms) => {
+                let range = duration_ms(&ms.range);
+                let m = match self.range_mod(ms) {
+                    None => self.select_matrix(&ms.vs, range, t),
+                    Some(md) => {
+                        let r = self.ref_time(&ms.vs.at, &ms.vs.offset, t);
+                        let smoothed = md == RangeMod::Smoothed;
+                        self.select_matrix_extended(&ms.vs, range, md, t)
+                            .into_iter()
+                            .map(|mut s| {
+                                s.points = extend_floats(&s.points, r - range, r, smoothed);
+                                s
+                            })
+                            .collect()
+                    }
+                };
+                Ok(Value::Matrix(
+                    m.into_iter().filter(|s| !s.points.is_empty()).collect(),
+                ))
+            }
+            Expr::Subquery(sq) => {
+                let step = sq
+                    .step
+                    .as_ref()
+                    .map(duration_ms)
+                    .filter(|s| *s > 0)
+                    .unwrap_or(self.subquery_step_ms);
+                let m = self.subquery(
+                    &sq.expr,
+                    duration_ms(&sq.range),
+                    step,
+                    &sq.at,
+                    &sq.offset,
+                    t,
+                )?;
+                Ok(Value::Matrix(m))
+            }
+            Expr::Binary(b) => super::binary::eval_binary(self, b, t),
+            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a, t),
+            Expr::Call(c) => super::functions::eval_call(self, c, t),
+            Expr::Extension(_) => Err("extension expressions are not supported".into()),
+        }
+    }
+
+    /// Evaluates `expr` expecting an instant vector.
+    pub(super) fn eval_vector(&mut self, expr: &Expr, t: i64) -> Result<Vec<EvSample>, String> {
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(v),
+            other => Err(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    /// Evaluates `expr` expecting a scalar.
+    pub(super) fn eval_scalar(&mut self, expr: &Expr, t: i64) -> Result<f64, String> {
+        match self.eval(expr, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => Err(format!("expected scalar, got {}", other.type_name())),
+        }
+    }
+
+    /// Evaluates `expr` expecting a range vector (matrix selector or subquery); keeps empty
+    /// series out.
+    pub(super) fn eval_matrix(&mut self, expr: &Expr, t: i64) -> Result<Vec<EvSeries>, String> {
+        match expr {
+            Expr::Paren(p) => self.eval_matrix(&p.expr, t),
+            Expr::MatrixSelector(ms) => Ok(self
+                .select_matrix(&ms.vs, duration_ms(&ms.range), t)
+                .into_iter()
+                .filter(|s| !s.points.is_empty())
+                .collect()),
+            _ => match self.eval(expr, t)? {
+                Value::Matrix(m) => Ok(m),
+                other => Err(format!("expected range vector, got {}", other.type_name())),
+            },
+        }
+    }
+
+    /// The reference time of a selector evaluated at `t`.
+    pub(super) fn ref_time(&self, at: &Option<AtModifier>, offset: &Option<Offset>, t: i64) -> i64 {
+        self.at_time(at).unwrap_or(t) - offset_ms(offset)
+    }
+
+    /// Instant vector selector: the newest sample in `(ref - lookback, ref]`, unless stale.
+    pub(super) fn select_vector(&mut self, vs: &VectorSelector, t: i64) -> Vec<EvSample> {
+        let r = self.ref_time(&vs.at, &vs.offset, t);
+        let mut matchers = selector_matchers(vs);
+        let before = matchers.matchers.len();
+        matchers.matchers.retain(|m| m.name != SMOOTHED_MARKER);
+        if matchers.matchers.len() != before {
+            return self.select_smoothed(&matchers, r, t);
+        }
+        let mut out = Vec::new();
+        for s in self.storage.select(&matchers, r - self.lookback_ms + 1, r) {
+            if let Some(&(st, v)) = s.samples.iter().rev().find(|p| p.0 <= r) {
+                if st > r - self.lookback_ms && !is_stale_nan(v) {
+                    out.push(EvSample {
+                        labels: s.labels,
+                        f: v,
+                        t: st,
+                        drop_name: false,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// `smoothed` instant selector: the value at `r` interpolated between the neighbouring
+    /// samples within the lookback delta on either side (Prometheus `smoothSeries`).
+    fn select_smoothed(&mut self, matchers: &Matchers, r: i64, t: i64) -> Vec<EvSample> {
+        let lb = self.lookback_ms;
+        let mut out = Vec::new();
+        for s in self.storage.select(matchers, r - lb + 1, r + lb) {
+            let f: Vec<(i64, f64)> = s
+                .samples
+                .into_iter()
+                .filter(|p| p.0 > r - lb && p.0 <= r + lb && !is_stale_nan(p.1))
+                .collect();
+            let i = f.partition_point(|p| p.0 < r);
+            let v = if i < f.len() && f[i].0 == r {
+                f[i].1
+            } else if i > 0 && i < f.len() {
+                interpolate(f[i - 1], f[i], r, false)
+            } else if i > 0 {
+                f[i - 1].1
+            } else {
+                continue;
+            };
+            out.push(EvSample {
+                labels: s.labels,
+                f: v,
+                t,
+                drop_name: false,
+            });
+        }
+        out
+    }
+
+    /// For `info()`: each series matching `matchers` with a live sample in
+    /// `(ref - lookback, ref]`, paired with that sample's timestamp.
+    pub(super) fn select_latest_timestamps(
+        &mut self,
+        matchers: &Matchers,
+        r: i64,
+    ) -> Vec<(Labels, i64)> {
+        let mut out = Vec::new();
+        for s in self.storage.select(matchers, r - self.lookback_ms + 1, r) {
+            if let Some(&(st, v)) = s.samples.iter().rev().find(|p| p.0 <= r) {
+                if st > r - self.lookback_ms && !is_stale_nan(v) {
+                    out.push((s.labels, st));
+                }
+            }
+        }
+        out
+    }
+
+    /// Range vector selector: samples in `(ref - range, ref]`, staleness markers removed.
+    /// Series without samples are kept (callers filter).
+    pub(super) fn select_matrix(
+        &mut self,
+        vs: &VectorSelector,
+        range_ms: i64,
+        t: i64,
+    ) -> Vec<EvSeries> {
+        let r = self.ref_time(&vs.at, &vs.offset, t);
+        let matchers = selector_matchers(vs);
+        self.storage
+            .select(&matchers, r - range_ms + 1, r)
+            .into_iter()
+            .map(|s| EvSeries {
+                labels: s.labels,
+                points: s
+                    .samples
+                    .into_iter()
+                    .filter(|p| p.0 > r - range_ms && p.0 <= r && !is_stale_nan(p.1))
+                    .collect(),
+                drop_name: false,
+            })
+            .collect()
+    }
+
+    /// Range selector data for `anchored` (window extended back by the lookback delta) and
+    /// `smoothed` (also forward by it) modifiers.
+    pub(super) fn select_matrix_extended(
+        &mut self,
+        vs: &VectorSelector,
+        range_ms: i64,
+        m: RangeMod,
+        t: i64,
+    ) -> Vec<EvSeries> {
+        let r = self.ref_time(&vs.at, &vs.offset, t);
+        let lo = r - range_ms - self.lookback_ms;
+        let hi = match m {
+            RangeMod::Anchored => r,
+            RangeMod::Smoothed => r + self.lookback_ms,
+        };
+        let matchers = selector_matchers(vs);
+        self.storage
+            .select(&matchers, lo + 1, hi)
+            .into_iter()
+            .map(|s| EvSeries {
+                labels: s.labels,
+                points: s
+                    .samples
+                    .into_iter()
+                    .filter(|p| p.0 > lo && p.0 <= hi && !is_stale_nan(p.1))
+                    .collect(),
+                drop_name: false,
+            })
+            .collect()
+    }
+
+    fn subquery(
+        &mut self,
+        inner: &Expr,
+        range_ms: i64,
+        step_ms: i64,
+        at: &Option<AtModifier>,
+        offset: &Option<Offset>,
+        t: i64,
+    ) -> Result<Vec<EvSeries>, String> {
+        let r = self.ref_time(at, offset, t);
+        let lo = r - range_ms;
+        let mut start = step_ms * (lo / step_ms);
+        if start <= lo {
+            start += step_ms;
+        }
+        let mut order: Vec<Labels> = Vec::new();
+        let mut out: HashMap<Labels, EvSeries> = HashMap::new();
+        let mut ts = start;
+        while ts <= r {
+            self.spend(1)?;
+            match self.eval(inner, ts)? {
+                Value::Scalar(v) => {
+                    let e = out.entry(Labels::default()).or_insert_with(|| {
+                        order.push(Labels::default());
+                        EvSeries {
+                            labels: Labels::default(),
+                            points: Vec::new(),
+                            drop_name: false,
+                        }
+                    });
+                    e.points.push((ts, v));
+                }
+                Value::Vector(v) => {
+                    for s in v {
+                        let e = out.entry(s.labels.clone()).or_insert_with(|| {
+                            order.push(s.labels.clone());
+                            EvSeries {
+                                labels: s.labels.clone(),
+                                points: Vec::new(),
+                                drop_name: false,
+                            }
+                        });
+                        e.drop_name |= s.drop_name;
+                        e.points.push((ts, s.f));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "subquery is only allowed on instant vector, got {} instead",
+                        other.type_name()
+                    ))
+                }
+            }
+            ts += step_ms;
+        }
+        Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
+    }
+}
+
+/// Linear interpolation at `t` between two points (Prometheus `interpolate`); a counter
+/// reset models the counter as restarting from 0.
+pub(super) fn interpolate(p1: (i64, f64), p2: (i64, f64), t: i64, counter: bool) -> f64 {
+    let y1 = if counter && p2.1 < p1.1 { 0.0 } else { p1.1 };
+    y1 + (p2.1 - y1) * (t - p1.0) as f64 / (p2.0 - p1.0) as f64
+}
+
+pub(super) fn pick_left(
+    f: &[(i64, f64)],
+    first: usize,
+    start: i64,
+    smoothed: bool,
+    counter: bool,
+) -> f64 {
+    if smoothed && f[first].0 < start && first + 1 < f.len() {
+        return interpolate(f[first], f[first + 1], start, counter);
+    }
+    f[first].1
+}
+
+pub(super) fn pick_right(
+    f: &[(i64, f64)],
+    last: usize,
+    end: i64,
+    smoothed: bool,
+    counter: bool,
+) -> f64 {
+    if smoothed && last > 0 && f[last].0 > end {
+        return interpolate(f[last - 1], f[last], end, counter);
+    }
+    f[last].1
+}
+
+/// Prometheus `extendFloats`: the window's points with synthetic boundary points at `mint`
+/// and `maxt` (picked, or interpolated when smoothed).
+fn extend_floats(f: &[(i64, f64)], mint: i64, maxt: i64, smoothed: bool) -> Vec<(i64, f64)> {
+    if f.is_empty() {
+        return Vec::new();
+    }
+    let mut last = f.len() - 1;
+    let first = f[..last].partition_point(|p| p.0 <= mint).saturating_sub(1);
+    if smoothed {
+        last = f[..last].partition_point(|p| p.0 < maxt);
+    }
+    if f[last].0 <= mint {
+        return Vec::new();
+    }
+    let left = pick_left(f, first, mint, smoothed, false);
+    let right = pick_right(f, last, maxt, smoothed, false);
+    let lo = if f[first].0 <= mint { first + 1 } else { first };
+    let hi = if f[last].0 >= maxt {
+        last as isize - 1
+    } else {
+        last as isize
+    };
+    let mut out = vec![(mint, left)];
+    if hi >= lo as isize {
+        out.extend_from_slice(&f[lo..=hi as usize]);
+    }
+    out.push((maxt, right));
+    out
+}
+
+/// Applies delayed name removal and rejects duplicate label sets.
+pub(super) fn finish_vector(v: Vec<EvSample>) -> Result<Vec<EvSample>, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(v.len());
+    for mut s in v {
+        if s.drop_name {
+            s.labels = without_name(&s.labels);
+            s.drop_name = false;
+        }
+        if !seen.insert(s.labels.clone()) {
+            return Err("vector cannot contain metrics with the same labelset".into());
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn finish_matrix(m: Vec<EvSeries>) -> Result<Vec<EvSeries>, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(m.len());
+    for mut s in m {
+        if s.drop_name {
+            s.labels = without_name(&s.labels);
+            s.drop_name = false;
+        }
+        if !seen.insert(s.labels.clone()) {
+            return Err("vector cannot contain metrics with the same labelset".into());
+        }
+        out.push(s);
+    }
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(out)
+}

@@ -1,0 +1,127 @@
+//! Prometheus durations (`1m`, `1h30m`, `10s53ms`, `0`) and start-timestamp (`@st`) offset
+//! sequences.
+
+/// Parses a Prometheus duration (`model.ParseDuration`) into milliseconds: units in the order
+/// `y w d h m s ms`, each at most once, non-negative integers; a bare `0` is allowed.
+pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err("empty duration string".into());
+    }
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 24 * 3_600_000),
+        ("w", 7 * 24 * 3_600_000),
+        ("d", 24 * 3_600_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let bad = || format!("not a valid duration string: {s:?}");
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let pos = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(bad)?;
+        next_unit += pos + 1;
+        total = n
+            .checked_mul(UNITS[next_unit - 1].1)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("duration out of range: {s:?}"))?;
+    }
+    Ok(total)
+}
+
+/// One signed duration with a single unit at the start of `s` (`-30s`, `1ms`, `0`), as the
+/// `@st` grammar reads it; `x` ends the unit. Returns milliseconds and the rest.
+fn duration_prefix(s: &str) -> Result<(i64, &str), String> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits = body
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(body.len());
+    if digits == 0 {
+        return Err(format!("expected digits in duration {s:?}"));
+    }
+    let unit = body[digits..]
+        .find(|c: char| !c.is_ascii_alphabetic() || c == 'x')
+        .map_or(body.len(), |u| digits + u);
+    let ms = parse_duration_ms(&body[..unit])?;
+    Ok((if neg { -ms } else { ms }, &body[unit..]))
+}
+
+/// Parses an `@st` offset sequence: `_`, `_xN`, `*`, `*xN`, `<dur>`, `<dur>xN`,
+/// `<dur>+<dur>xN`, `<dur>-<dur>xN`. `*` repeats the last non-missing offset (0 if none).
+pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out: Vec<Option<i64>> = Vec::new();
+    for item in text.split_whitespace() {
+        let err = |e: String| format!("invalid ST item {item:?}: {e}");
+        let count = |n: &str| {
+            n.parse::<u64>()
+                .map_err(|_| err("invalid repeat count".into()))
+        };
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            let n = count(n)?;
+            if n == 0 {
+                return Err(err("invalid repeat count".into()));
+            }
+            out.extend((0..n).map(|_| None));
+            continue;
+        }
+        let prev = out.iter().rev().flatten().next().copied().unwrap_or(0);
+        if item == "*" {
+            out.push(Some(prev));
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("*x") {
+            out.extend((0..=count(n)?).map(|_| Some(prev)));
+            continue;
+        }
+        let (base, rest) = duration_prefix(item).map_err(err)?;
+        if rest.is_empty() {
+            out.push(Some(base));
+        } else if let Some(n) = rest.strip_prefix('x') {
+            out.extend((0..=count(n)?).map(|_| Some(base)));
+        } else if rest.starts_with('+') || rest.starts_with('-') {
+            let negative = rest.starts_with('-');
+            let (delta, rest2) = duration_prefix(&rest[1..]).map_err(err)?;
+            let delta = if negative { -delta } else { delta };
+            let n = rest2
+                .strip_prefix('x')
+                .ok_or_else(|| err("expected 'x<count>' after step duration".into()))?;
+            let mut v = base;
+            for _ in 0..=count(n)? {
+                out.push(Some(v));
+                v += delta;
+            }
+        } else {
+            return Err(err(format!("unexpected {rest:?} after duration")));
+        }
+    }
+    Ok(out)
+}
