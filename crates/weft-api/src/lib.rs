@@ -8,6 +8,7 @@
 pub mod error;
 pub mod observe;
 pub mod params;
+pub mod prometheus;
 pub mod status;
 pub mod tempo;
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exposition;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_metrics;
 pub mod pipeline;
 pub mod record;
 pub mod remote_write;

@@ -7,10 +7,12 @@
 //! from the PromQL engine ([`promql`], parsed by `promql-parser`) through its storage-agnostic
 //! read trait [`promql::Queryable`] to head and blocks.
 //!
-//! Built so far: [`chunk`] (the sample encoding), [`promql`] (the evaluator, checked against
+//! Built so far: [`chunk`] (the sample encoding), [`head`] (series, postings and chunks in
+//! memory, read through [`promql::Queryable`]), [`promql`] (the evaluator, checked against
 //! Prometheus' own engine tests through [`promqltest`], the runner for their file format).
-//! The head, blocks and the HTTP API come next.
+//! The WAL-backed head, blocks and the HTTP API come next.
 
 pub mod chunk;
+pub mod head;
 pub mod promql;
 pub mod promqltest;

@@ -1,0 +1,574 @@
+//! Translation of OTLP metrics into Prometheus series, by the OpenTelemetry "Prometheus and
+//! OpenMetrics Compatibility" rules (the same rules Prometheus' own OTLP receiver applies).
+//!
+//! [`translate`] is pure: it takes one export request and returns the series, the metric
+//! family metadata and the metrics it could not translate, each with a reason.
+//!
+//! Mapping:
+//! - gauge → gauge; monotonic cumulative sum → counter named `…_total`; non-monotonic
+//!   cumulative sum → gauge. Delta sums and delta histograms are rejected.
+//! - histogram → `_bucket{le}` (cumulative, ending with `le="+Inf"` = count), `_sum` (when
+//!   present) and `_count`.
+//! - summary → one series per quantile (`quantile` label), `_sum` and `_count`.
+//! - exponential histogram → rejected (native histograms are not supported yet).
+//! - unit → name suffix (`By` → `bytes`, `s` → `seconds`, `m/s` → `meters_per_second`,
+//!   `{…}` annotations dropped, `1` on gauges → `_ratio`).
+//! - resource `service.namespace`/`service.name` → `job`, `service.instance.id` → `instance`;
+//!   every other resource attribute goes to one `target_info` series (value 1) per resource.
+//! - scope name/version → `otel_scope_name`/`otel_scope_version`; scope attributes →
+//!   `otel_scope_<attribute>` labels (as Prometheus' receiver does).
+//! - a gauge whose metadata has `prometheus.type` = `unknown` gets kind Unknown.
+//! - `NO_RECORDED_VALUE` → the Prometheus stale marker.
+//! - Timestamps: nanoseconds → milliseconds. Start time: ignored, or `_created` series (value
+//!   in seconds, as in OpenMetrics) when [`TranslateOptions::emit_created`] is set.
+//! - Exemplars are ignored.
+
+mod naming;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use weft_core::labels::{Labels, METRIC_NAME};
+use weft_core::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use weft_core::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use weft_core::otlp::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, HistogramDataPoint, NumberDataPoint,
+    SummaryDataPoint,
+};
+
+pub use crate::remote_write::MetricKind;
+pub use naming::{label_name, metric_family_name, unit_suffix, TypeSuffix};
+
+/// The Prometheus stale marker: a NaN with this exact bit pattern.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Rejection reasons (stable strings, usable as metric label values).
+pub mod reason {
+    pub const DELTA: &str = "delta temporality not supported";
+    pub const EXPONENTIAL_HISTOGRAM: &str = "native histograms not yet supported";
+    pub const UNSPECIFIED_TEMPORALITY: &str = "unspecified aggregation temporality";
+    pub const NO_DATA: &str = "metric has no data";
+    pub const EMPTY_NAME: &str = "metric name is empty";
+    pub const INVALID_HISTOGRAM: &str = "invalid histogram";
+}
+
+/// Resource attribute names that become `job` and `instance`.
+const SERVICE_NAME: &str = "service.name";
+const SERVICE_NAMESPACE: &str = "service.namespace";
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+/// How to translate.
+#[derive(Clone, Debug)]
+pub struct TranslateOptions {
+    /// Keep OTLP metric and label names as UTF-8 instead of sanitising them to the legacy
+    /// character set. Suffixes are appended either way.
+    pub utf8_names: bool,
+    /// Resource attributes copied as labels onto every series of that resource (they also
+    /// stay in `target_info`).
+    pub promote_resource_attributes: Vec<String>,
+    /// Emit one `target_info` series per resource with its non-identifying attributes.
+    pub emit_target_info: bool,
+    /// Emit `_created` series (start time in seconds) for counters, histograms and summaries
+    /// whose data points carry a start time.
+    pub emit_created: bool,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        Self {
+            utf8_names: false,
+            promote_resource_attributes: Vec::new(),
+            emit_target_info: true,
+            emit_created: false,
+        }
+    }
+}
+
+/// One Prometheus series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromSeries {
+    /// All labels, including `__name__`.
+    pub labels: Labels,
+    /// `(timestamp in ms, value)`.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// The result of [`translate`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Translation {
+    pub series: Vec<PromSeries>,
+    /// `(family name, kind, help, unit)`, one per translated metric.
+    pub metadata: Vec<(String, MetricKind, String, String)>,
+    /// `(reason, message)`, one per metric (or data point) not translated.
+    pub rejected: Vec<(&'static str, String)>,
+}
+
+/// Nanoseconds since the epoch → milliseconds.
+fn ns_to_ms(ns: u64) -> i64 {
+    (ns / 1_000_000) as i64
+}
+
+/// Whether the data point carries the NO_RECORDED_VALUE flag.
+fn no_recorded_value(flags: u32) -> bool {
+    flags & 1 != 0
+}
+
+fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// An attribute value as a label value: strings as-is, scalars in their usual text form,
+/// arrays and maps as JSON.
+pub fn any_value_string(v: Option<&AnyValue>) -> String {
+    match v.and_then(|v| v.value.as_ref()) {
+        None => String::new(),
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => format_float(*d),
+        Some(other) => any_value_json(other).to_string(),
+    }
+}
+
+fn any_value_json(v: &any_value::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        any_value::Value::StringValue(s) => J::String(s.clone()),
+        any_value::Value::BoolValue(b) => J::Bool(*b),
+        any_value::Value::IntValue(i) => J::from(*i),
+        any_value::Value::DoubleValue(d) => {
+            serde_json::Number::from_f64(*d).map_or(J::String(format_float(*d)), J::Number)
+        }
+        any_value::Value::ArrayValue(a) => J::Array(
+            a.values
+                .iter()
+                .map(|x| x.value.as_ref().map_or(J::Null, any_value_json))
+                .collect(),
+        ),
+        any_value::Value::KvlistValue(kv) => J::Object(
+            kv.values
+                .iter()
+                .map(|kv| {
+                    let val = kv
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.value.as_ref())
+                        .map_or(J::Null, any_value_json);
+                    (kv.key.clone(), val)
+                })
+                .collect(),
+        ),
+        any_value::Value::BytesValue(b) => J::String(hex::encode(b)),
+        _ => J::Null,
+    }
+}
+
+/// A float as Prometheus prints label values such as `le` and `quantile`: shortest
+/// round-trip decimal without exponent, `+Inf`, `-Inf`, `NaN`.
+pub fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v == f64::INFINITY {
+        "+Inf".to_string()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Label builder: sanitised names; when sanitising makes two names equal, the values are
+/// joined with `;` in the order of the original names (as Prometheus does). Later layers
+/// (`set`) override earlier ones.
+#[derive(Clone, Debug, Default)]
+struct LabelSet {
+    map: BTreeMap<String, String>,
+}
+
+impl LabelSet {
+    /// Adds OTLP attributes as one layer (collisions inside the layer are joined).
+    fn add_attributes<'a>(&mut self, attrs: impl IntoIterator<Item = &'a KeyValue>, utf8: bool) {
+        let mut originals: Vec<(&str, String)> = attrs
+            .into_iter()
+            .map(|kv| (kv.key.as_str(), any_value_string(kv.value.as_ref())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        originals.sort_by(|a, b| a.0.cmp(b.0));
+        let mut layer: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in originals {
+            let name = label_name(key, utf8);
+            layer
+                .entry(name)
+                .and_modify(|v| {
+                    v.push(';');
+                    v.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        self.map.extend(layer);
+    }
+
+    fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if !value.is_empty() {
+            self.map.insert(name.to_string(), value);
+        }
+    }
+
+    fn build(&self, name: &str, extra: Option<(&str, &str)>) -> Labels {
+        let mut map = self.map.clone();
+        if let Some((k, v)) = extra {
+            map.insert(k.to_string(), v.to_string());
+        }
+        map.insert(METRIC_NAME.to_string(), name.to_string());
+        // A map has unique keys, so this cannot fail.
+        Labels::from_pairs(map).unwrap_or_default()
+    }
+}
+
+/// Per-resource context.
+struct ResourceCtx {
+    /// `job`, `instance` and promoted resource attributes.
+    base: LabelSet,
+    /// `target_info` labels (without `__name__`); `None` when there is nothing to report.
+    target_info: Option<LabelSet>,
+}
+
+fn resource_ctx(attrs: &[KeyValue], opts: &TranslateOptions) -> ResourceCtx {
+    let get = |k: &str| {
+        attrs
+            .iter()
+            .find(|kv| kv.key == k)
+            .map(|kv| any_value_string(kv.value.as_ref()))
+            .filter(|v| !v.is_empty())
+    };
+    let job = match (get(SERVICE_NAMESPACE), get(SERVICE_NAME)) {
+        (Some(ns), Some(name)) => Some(format!("{ns}/{name}")),
+        (None, Some(name)) => Some(name),
+        _ => None,
+    };
+    let instance = get(SERVICE_INSTANCE_ID);
+
+    let mut base = LabelSet::default();
+    base.add_attributes(
+        attrs
+            .iter()
+            .filter(|kv| opts.promote_resource_attributes.contains(&kv.key)),
+        opts.utf8_names,
+    );
+    if let Some(job) = &job {
+        base.set("job", job.clone());
+    }
+    if let Some(instance) = &instance {
+        base.set("instance", instance.clone());
+    }
+
+    let others: Vec<&KeyValue> = attrs
+        .iter()
+        .filter(|kv| {
+            kv.key != SERVICE_NAME && kv.key != SERVICE_NAMESPACE && kv.key != SERVICE_INSTANCE_ID
+        })
+        .collect();
+    let target_info = if opts.emit_target_info && !others.is_empty() {
+        let mut t = LabelSet::default();
+        t.add_attributes(others, opts.utf8_names);
+        if let Some(job) = job {
+            t.set("job", job);
+        }
+        if let Some(instance) = instance {
+            t.set("instance", instance);
+        }
+        Some(t)
+    } else {
+        None
+    };
+    ResourceCtx { base, target_info }
+}
+
+/// Translates one OTLP export request.
+pub fn translate(request: &ExportMetricsServiceRequest, opts: &TranslateOptions) -> Translation {
+    let mut out = Translation::default();
+    for rm in &request.resource_metrics {
+        let attrs = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        let ctx = resource_ctx(attrs, opts);
+        let mut latest_ms: Option<i64> = None;
+        for sm in &rm.scope_metrics {
+            let mut scope_labels = ctx.base.clone();
+            if let Some(scope) = &sm.scope {
+                let mut attrs = LabelSet::default();
+                attrs.add_attributes(&scope.attributes, opts.utf8_names);
+                for (k, v) in attrs.map {
+                    let name = label_name(&format!("otel_scope_{k}"), opts.utf8_names);
+                    scope_labels.set(&name, v);
+                }
+                // Name and version win over scope attributes called `name` / `version`.
+                scope_labels.set("otel_scope_name", scope.name.clone());
+                scope_labels.set("otel_scope_version", scope.version.clone());
+            }
+            for m in &sm.metrics {
+                let mut t = MetricTranslator {
+                    opts,
+                    scope: &scope_labels,
+                    out: &mut out,
+                    latest_ms: &mut latest_ms,
+                };
+                t.metric(m);
+            }
+        }
+        if let (Some(info), Some(ts)) = (&ctx.target_info, latest_ms) {
+            out.series.push(PromSeries {
+                labels: info.build("target_info", None),
+                samples: vec![(ts, 1.0)],
+            });
+        }
+    }
+    out
+}
+
+struct MetricTranslator<'a> {
+    opts: &'a TranslateOptions,
+    scope: &'a LabelSet,
+    out: &'a mut Translation,
+    latest_ms: &'a mut Option<i64>,
+}
+
+impl MetricTranslator<'_> {
+    fn reject(&mut self, reason: &'static str, name: &str) {
+        self.out
+            .rejected
+            .push((reason, format!("metric {name:?}: {reason}")));
+    }
+
+    fn push(&mut self, labels: Labels, ts: i64, value: f64) {
+        *self.latest_ms = Some(self.latest_ms.map_or(ts, |l| l.max(ts)));
+        self.out.series.push(PromSeries {
+            labels,
+            samples: vec![(ts, value)],
+        });
+    }
+
+    fn point_labels(&self, attrs: &[KeyValue]) -> LabelSet {
+        // Data point attributes first, then scope/job/instance/promoted on top (identifying
+        // labels win over data point attributes of the same name).
+        let mut l = LabelSet::default();
+        l.add_attributes(attrs, self.opts.utf8_names);
+        l.map
+            .extend(self.scope.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        l
+    }
+
+    fn metadata(
+        &mut self,
+        family: &str,
+        kind: MetricKind,
+        m: &weft_core::otlp::metrics::v1::Metric,
+    ) {
+        self.out.metadata.push((
+            family.to_string(),
+            kind,
+            m.description.clone(),
+            m.unit.clone(),
+        ));
+    }
+
+    fn created(&mut self, labels: &LabelSet, family: &str, start_ns: u64, ts: i64) {
+        if self.opts.emit_created && start_ns != 0 {
+            let name = format!("{family}_created");
+            self.push(labels.build(&name, None), ts, start_ns as f64 / 1e9);
+        }
+    }
+
+    fn metric(&mut self, m: &weft_core::otlp::metrics::v1::Metric) {
+        let utf8 = self.opts.utf8_names;
+        if m.name.is_empty() {
+            return self.reject(reason::EMPTY_NAME, &m.name);
+        }
+        match &m.data {
+            None => self.reject(reason::NO_DATA, &m.name),
+            Some(metric::Data::Gauge(g)) => {
+                let suffix = if naming_is_ratio(&m.unit) {
+                    TypeSuffix::Ratio
+                } else {
+                    TypeSuffix::None
+                };
+                let family = metric_family_name(&m.name, &m.unit, suffix, utf8);
+                let kind = if prometheus_type(m) == Some("unknown") {
+                    MetricKind::Unknown
+                } else {
+                    MetricKind::Gauge
+                };
+                self.metadata(&family, kind, m);
+                for p in &g.data_points {
+                    self.number_point(&family, p, false);
+                }
+            }
+            Some(metric::Data::Sum(s)) => {
+                match temporality(s.aggregation_temporality) {
+                    Temporality::Cumulative => {}
+                    Temporality::Delta => return self.reject(reason::DELTA, &m.name),
+                    Temporality::Unspecified => {
+                        return self.reject(reason::UNSPECIFIED_TEMPORALITY, &m.name)
+                    }
+                }
+                let (suffix, kind) = if s.is_monotonic {
+                    (TypeSuffix::Total, MetricKind::Counter)
+                } else if naming_is_ratio(&m.unit) {
+                    (TypeSuffix::Ratio, MetricKind::Gauge)
+                } else {
+                    (TypeSuffix::None, MetricKind::Gauge)
+                };
+                let family = metric_family_name(&m.name, &m.unit, suffix, utf8);
+                self.metadata(&family, kind, m);
+                for p in &s.data_points {
+                    self.number_point(&family, p, s.is_monotonic);
+                }
+            }
+            Some(metric::Data::Histogram(h)) => {
+                match temporality(h.aggregation_temporality) {
+                    Temporality::Cumulative => {}
+                    Temporality::Delta => return self.reject(reason::DELTA, &m.name),
+                    Temporality::Unspecified => {
+                        return self.reject(reason::UNSPECIFIED_TEMPORALITY, &m.name)
+                    }
+                }
+                let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
+                self.metadata(&family, MetricKind::Histogram, m);
+                for p in &h.data_points {
+                    self.histogram_point(&family, p, &m.name);
+                }
+            }
+            Some(metric::Data::ExponentialHistogram(_)) => {
+                self.reject(reason::EXPONENTIAL_HISTOGRAM, &m.name)
+            }
+            Some(metric::Data::Summary(s)) => {
+                let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
+                self.metadata(&family, MetricKind::Summary, m);
+                for p in &s.data_points {
+                    self.summary_point(&family, p);
+                }
+            }
+        }
+    }
+
+    fn number_point(&mut self, family: &str, p: &NumberDataPoint, counter: bool) {
+        let labels = self.point_labels(&p.attributes);
+        let ts = ns_to_ms(p.time_unix_nano);
+        let value = if no_recorded_value(p.flags) {
+            stale_nan()
+        } else {
+            match p.value {
+                Some(number_data_point::Value::AsDouble(d)) => d,
+                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                None => return,
+            }
+        };
+        self.push(labels.build(family, None), ts, value);
+        if counter {
+            let base = family.strip_suffix("_total").unwrap_or(family);
+            self.created(&labels, base, p.start_time_unix_nano, ts);
+        }
+    }
+
+    fn histogram_point(&mut self, family: &str, p: &HistogramDataPoint, otlp_name: &str) {
+        if !p.bucket_counts.is_empty() && p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
+            self.out.rejected.push((
+                reason::INVALID_HISTOGRAM,
+                format!(
+                    "metric {otlp_name:?}: {} bucket counts for {} explicit bounds (want bounds + 1)",
+                    p.bucket_counts.len(),
+                    p.explicit_bounds.len()
+                ),
+            ));
+            return;
+        }
+        let labels = self.point_labels(&p.attributes);
+        let ts = ns_to_ms(p.time_unix_nano);
+        let stale = no_recorded_value(p.flags);
+        let val = |v: f64| if stale { stale_nan() } else { v };
+
+        if let Some(sum) = p.sum {
+            self.push(labels.build(&format!("{family}_sum"), None), ts, val(sum));
+        }
+        self.push(
+            labels.build(&format!("{family}_count"), None),
+            ts,
+            val(p.count as f64),
+        );
+        let bucket = format!("{family}_bucket");
+        let mut cumulative: u64 = 0;
+        for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
+            cumulative = cumulative.saturating_add(*count);
+            let le = format_float(*bound);
+            self.push(
+                labels.build(&bucket, Some(("le", &le))),
+                ts,
+                val(cumulative as f64),
+            );
+        }
+        self.push(
+            labels.build(&bucket, Some(("le", "+Inf"))),
+            ts,
+            val(p.count as f64),
+        );
+        self.created(&labels, family, p.start_time_unix_nano, ts);
+    }
+
+    fn summary_point(&mut self, family: &str, p: &SummaryDataPoint) {
+        let labels = self.point_labels(&p.attributes);
+        let ts = ns_to_ms(p.time_unix_nano);
+        let stale = no_recorded_value(p.flags);
+        let val = |v: f64| if stale { stale_nan() } else { v };
+        self.push(labels.build(&format!("{family}_sum"), None), ts, val(p.sum));
+        self.push(
+            labels.build(&format!("{family}_count"), None),
+            ts,
+            val(p.count as f64),
+        );
+        for q in &p.quantile_values {
+            let quantile = format_float(q.quantile);
+            self.push(
+                labels.build(family, Some(("quantile", &quantile))),
+                ts,
+                val(q.value),
+            );
+        }
+        self.created(&labels, family, p.start_time_unix_nano, ts);
+    }
+}
+
+/// The `prometheus.type` entry of the metric's metadata, if any.
+fn prometheus_type(m: &weft_core::otlp::metrics::v1::Metric) -> Option<&str> {
+    m.metadata
+        .iter()
+        .find(|kv| kv.key == "prometheus.type")
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| match &v.value {
+            Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+fn naming_is_ratio(unit: &str) -> bool {
+    unit.trim() == "1"
+}
+
+enum Temporality {
+    Cumulative,
+    Delta,
+    Unspecified,
+}
+
+fn temporality(v: i32) -> Temporality {
+    if v == AggregationTemporality::Cumulative as i32 {
+        Temporality::Cumulative
+    } else if v == AggregationTemporality::Delta as i32 {
+        Temporality::Delta
+    } else {
+        Temporality::Unspecified
+    }
+}
