@@ -80,50 +80,9 @@ pub fn parse_duration_or_seconds(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("cannot parse {} to a valid duration", go_quote(s)))
 }
 
-/// `prometheus/common/model.ParseDuration`: integer counts of `y w d h m s ms`, each at most
-/// once and in that order (`1h30m`), or `0`. Returns milliseconds; `None` when invalid.
+/// `prometheus/common/model.ParseDuration` in milliseconds; `None` when invalid.
 pub fn parse_prometheus_duration_ms(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        // "ms" must win over "m" followed by "s".
-        let unit = if rest.starts_with("ms") {
-            6
-        } else {
-            UNITS.iter().position(|(u, _)| rest.starts_with(u))?
-        };
-        if unit < next_unit {
-            return None;
-        }
-        next_unit = unit + 1;
-        rest = &rest[UNITS[unit].0.len()..];
-        total = total.checked_add(n.checked_mul(UNITS[unit].1)?)?;
-    }
-    Some(total)
+    weft_core::time::parse_prometheus_duration_ms(s).ok()
 }
 
 /// The validated parameters of `/api/v1/query_range` (times in ms, step in ns).

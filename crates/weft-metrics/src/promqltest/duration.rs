@@ -1,54 +1,7 @@
 //! Prometheus durations (`1m`, `1h30m`, `10s53ms`, `0`) and start-timestamp (`@st`) offset
 //! sequences.
 
-/// Parses a Prometheus duration (`model.ParseDuration`) into milliseconds: units in the order
-/// `y w d h m s ms`, each at most once, non-negative integers; a bare `0` is allowed.
-pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err("empty duration string".into());
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let bad = || format!("not a valid duration string: {s:?}");
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let pos = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(bad)?;
-        next_unit += pos + 1;
-        total = n
-            .checked_mul(UNITS[next_unit - 1].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("duration out of range: {s:?}"))?;
-    }
-    Ok(total)
-}
+pub use weft_core::time::parse_prometheus_duration_ms as parse_duration_ms;
 
 /// One signed duration with a single unit at the start of `s` (`-30s`, `1ms`, `0`), as the
 /// `@st` grammar reads it; `x` ends the unit. Returns milliseconds and the rest.
