@@ -18,17 +18,7 @@ pub fn rewrite(q: &str, step_ms: i64, range_ms: i64) -> Result<String, String> {
     let mut last = 0;
     while i < b.len() {
         match b[i] {
-            b'"' | b'\'' | b'`' => {
-                let quote = b[i];
-                i += 1;
-                while i < b.len() && b[i] != quote {
-                    if b[i] == b'\\' && quote != b'`' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            b'"' | b'\'' | b'`' => i = skip_string_literal(b, i),
             b'[' => {
                 let Some(end) = matching(b, i, b'[', b']') else {
                     return Ok(q.to_string());
@@ -367,17 +357,7 @@ pub fn strip_range_modifiers(q: &str) -> (String, Vec<Option<RangeMod>>) {
     let mut last = 0;
     while i < b.len() {
         match b[i] {
-            b'"' | b'\'' | b'`' => {
-                let quote = b[i];
-                i += 1;
-                while i < b.len() && b[i] != quote {
-                    if b[i] == b'\\' && quote != b'`' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            b'"' | b'\'' | b'`' => i = skip_string_literal(b, i),
             b'[' => {
                 let Some(end) = matching(b, i, b'[', b']') else {
                     break;
@@ -541,6 +521,20 @@ pub fn mark_info_selectors(q: &str) -> String {
         out.insert_str(pos, &format!("{INFO_MARKER}=\"1\"{sep}"));
     }
     out
+}
+
+/// The index just past the string literal that starts at `b[start]` (a quote character);
+/// backslash escapes count except in backtick strings, as in PromQL.
+fn skip_string_literal(b: &[u8], start: usize) -> usize {
+    let quote = b[start];
+    let mut i = start + 1;
+    while i < b.len() && b[i] != quote {
+        if b[i] == b'\\' && quote != b'`' {
+            i += 1;
+        }
+        i += 1;
+    }
+    i + 1
 }
 
 #[cfg(test)]
