@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use weft_core::telemetry::SelfMetrics;
 use weft_core::tenant::TenantPolicy;
+use weft_metrics::store::MetricStore;
 use weft_traces::TraceStore;
 
 pub use error::ApiError;
@@ -31,11 +32,45 @@ pub type FlushFn =
 /// What the query handlers share.
 pub struct AppState {
     pub traces: Arc<TraceStore>,
+    pub metric_store: Arc<MetricStore>,
     pub tenants: TenantPolicy,
     pub metrics: Arc<SelfMetrics>,
     pub flush: FlushFn,
     /// Flipped to true once start-up (WAL replay) is done.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Resolves the tenant of a query request (`X-Scope-OrgID`).
+pub(crate) fn tenant(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<weft_core::TenantId, ApiError> {
+    let raw = headers
+        .get(weft_core::TENANT_HEADER)
+        .and_then(|v| v.to_str().ok());
+    Ok(state.tenants.resolve(raw)?)
+}
+
+/// The Prometheus HTTP API.
+fn prometheus_routes() -> Router<Arc<AppState>> {
+    use prometheus::handlers as h;
+    Router::new()
+        .route("/api/v1/query", get(h::query).post(h::query))
+        .route(
+            "/api/v1/query_range",
+            get(h::query_range).post(h::query_range),
+        )
+        .route("/api/v1/series", get(h::series).post(h::series))
+        .route("/api/v1/labels", get(h::labels).post(h::labels))
+        .route("/api/v1/label/{name}/values", get(h::label_values))
+        .route("/api/v1/metadata", get(h::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(h::query_exemplars).post(h::query_exemplars),
+        )
+        .route("/api/v1/rules", get(h::rules))
+        .route("/api/v1/alerts", get(h::alerts))
+        .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
 }
 
 /// All query and status routes.
@@ -54,6 +89,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/search/tags", get(tempo::tags_v2))
         .route("/api/search/tag/{tag}/values", get(tempo::tag_values_v1))
         .route("/api/v2/search/tag/{tag}/values", get(tempo::tag_values_v2))
+        .merge(prometheus_routes())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             metrics,

@@ -14,17 +14,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use weft_core::ids::parse_trace_id_hex;
 use weft_core::otlp::trace::v1::TracesData;
-use weft_core::{TenantId, TENANT_HEADER};
+use weft_core::TenantId;
 use weft_traces::search::{SearchRequest, SearchResult, TraceSummary};
 
 use crate::params::{parse_go_duration, parse_unix_seconds};
-use crate::{ApiError, AppState};
-
-/// Resolves the tenant of a query request.
-pub(crate) fn tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantId, ApiError> {
-    let raw = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-    Ok(state.tenants.resolve(raw)?)
-}
+use crate::{tenant, ApiError, AppState};
 
 fn wants_protobuf(headers: &HeaderMap) -> bool {
     headers

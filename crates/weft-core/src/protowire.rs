@@ -173,6 +173,35 @@ pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Reads a varint at `*pos`, advancing it; the error says what was wrong.
+pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, String> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let Some(&b) = buf.get(*pos) else {
+            return Err(format!("truncated varint at offset {}", *pos));
+        };
+        *pos += 1;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Ok(value);
+        }
+    }
+    Err(format!(
+        "varint longer than 10 bytes before offset {}",
+        *pos
+    ))
+}
+
+/// Zig-zag encoding of a signed integer (small magnitudes → small varints).
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
 /// Bytes a varint takes.
 pub fn varint_len(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
@@ -232,6 +261,22 @@ mod tests {
             let err = r.next_field().unwrap_err();
             assert_eq!(err.0, 0, "{err:?}");
         }
+    }
+
+    #[test]
+    fn varints_and_zigzag_round_trip() {
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            let mut buf = Vec::new();
+            put_varint(&mut buf, v);
+            let mut pos = 0;
+            assert_eq!(read_varint(&buf, &mut pos), Ok(v));
+            assert_eq!(pos, buf.len());
+            assert!(read_varint(&buf[..buf.len() - 1], &mut 0).is_err());
+        }
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX, -15_000] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert!(zigzag(-1) < 4 && zigzag(1) < 4);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod error;
 pub mod exposition;
+pub mod metrics_pipeline;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_metrics;
@@ -19,4 +20,5 @@ pub mod remote_write;
 pub mod validate;
 
 pub use error::IngestError;
+pub use metrics_pipeline::{open_metric_wal_and_replay, MetricOutcome, MetricPipeline};
 pub use pipeline::{open_wal_and_replay, Pipeline, WriteOutcome};

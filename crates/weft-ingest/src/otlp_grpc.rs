@@ -27,7 +27,8 @@ use weft_core::telemetry::SelfMetrics;
 use weft_core::tenant::TenantPolicy;
 
 use crate::otlp_http::trace_response;
-use crate::{IngestError, Pipeline};
+use crate::otlp_metrics::TranslateOptions;
+use crate::{IngestError, MetricPipeline, Pipeline};
 
 /// The method path of the OTLP trace export.
 pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -35,6 +36,9 @@ pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.Tra
 /// Shared state of the gRPC services.
 pub struct GrpcReceiver {
     pub pipeline: Arc<Pipeline>,
+    pub metrics: Arc<MetricPipeline>,
+    /// How OTLP metrics become Prometheus series.
+    pub translate: TranslateOptions,
     pub tenants: TenantPolicy,
     pub max_message_bytes: usize,
 }
@@ -43,6 +47,22 @@ pub struct GrpcReceiver {
 struct Svc(Arc<GrpcReceiver>);
 
 impl Svc {
+    /// The tenant named by the `x-scope-orgid` metadata (gRPC keys are lowercase).
+    fn tenant<T>(
+        &self,
+        request: &tonic::Request<T>,
+        signal: &'static str,
+    ) -> Result<weft_core::TenantId, Status> {
+        let header = request
+            .metadata()
+            .get("x-scope-orgid")
+            .and_then(|v| v.to_str().ok());
+        self.0
+            .tenants
+            .resolve(header)
+            .map_err(|e| self.refuse(signal, &e.into()))
+    }
+
     fn refuse(&self, signal: &'static str, err: &IngestError) -> Status {
         self.0
             .pipeline
@@ -128,15 +148,7 @@ impl Svc {
         &self,
         request: tonic::Request<Bytes>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
-        let header = request
-            .metadata()
-            .get("x-scope-orgid")
-            .and_then(|v| v.to_str().ok());
-        let tenant = self
-            .0
-            .tenants
-            .resolve(header)
-            .map_err(|e| self.refuse("traces", &e.into()))?;
+        let tenant = self.tenant(&request, "traces")?;
         let outcome = self
             .0
             .pipeline
@@ -235,9 +247,30 @@ fn signal_of_path(path: &str) -> &'static str {
 impl MetricsService for Svc {
     async fn export(
         &self,
-        _request: tonic::Request<ExportMetricsServiceRequest>,
+        request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
-        Err(self.refuse("metrics", &IngestError::NotYetSupported("OTLP metrics")))
+        let started = Instant::now();
+        let receiver = &self.0;
+        let tenant = self.tenant(&request, "metrics")?;
+        let result = crate::otlp_metrics::export(
+            &receiver.metrics,
+            &tenant,
+            request.get_ref(),
+            &receiver.translate,
+            "grpc",
+        )
+        .await;
+        let code = result
+            .as_ref()
+            .map_or_else(|e| e.grpc_code(), |_| tonic::Code::Ok);
+        self.0.pipeline.metrics().observe_request(
+            "grpc:MetricsService/Export",
+            &format!("{code:?}"),
+            started.elapsed().as_secs_f64(),
+        );
+        result
+            .map(tonic::Response::new)
+            .map_err(|e| self.refuse("metrics", &e))
     }
 }
 

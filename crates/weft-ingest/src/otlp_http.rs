@@ -9,6 +9,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use weft_core::otlp::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use weft_core::otlp::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -16,11 +19,15 @@ use weft_core::tenant::TenantPolicy;
 use weft_core::TENANT_HEADER;
 
 use crate::decode::{decode_message, decompress, encode_message, Encoding};
-use crate::{IngestError, Pipeline};
+use crate::otlp_metrics::TranslateOptions;
+use crate::{IngestError, MetricPipeline, Pipeline};
 
 /// Shared state of the HTTP receiver.
 pub struct HttpReceiver {
     pub pipeline: Arc<Pipeline>,
+    pub metrics: Arc<MetricPipeline>,
+    /// How OTLP metrics become Prometheus series.
+    pub translate: TranslateOptions,
     pub tenants: TenantPolicy,
     pub max_message_bytes: usize,
 }
@@ -29,8 +36,8 @@ pub struct HttpReceiver {
 pub fn router(receiver: Arc<HttpReceiver>) -> Router {
     Router::new()
         .route("/v1/traces", post(traces))
-        .route("/v1/metrics", post(not_yet_metrics))
-        .route("/api/v1/otlp/v1/metrics", post(not_yet_metrics))
+        .route("/v1/metrics", post(metrics))
+        .route("/api/v1/otlp/v1/metrics", post(metrics))
         .route("/v1/logs", post(not_yet_logs))
         .route("/otlp/v1/logs", post(not_yet_logs))
         // Bodies are read with the configured limit in the handler, which answers with an
@@ -90,8 +97,56 @@ async fn export_traces(
     Ok(trace_response(outcome.rejected, outcome.message))
 }
 
+async fn metrics(
+    State(receiver): State<Arc<HttpReceiver>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let encoding = match Encoding::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
+        Ok(encoding) => encoding,
+        Err(err) => return error_response(&receiver, "metrics", &err, Encoding::Protobuf),
+    };
+    let body = match read_body(body, receiver.max_message_bytes).await {
+        Ok(body) => body,
+        Err(err) => return error_response(&receiver, "metrics", &err, encoding),
+    };
+    match export_metrics(&receiver, &headers, &body, encoding).await {
+        Ok(response) => ok_response(&response, encoding),
+        Err(err) => error_response(&receiver, "metrics", &err, encoding),
+    }
+}
+
+async fn export_metrics(
+    receiver: &HttpReceiver,
+    headers: &HeaderMap,
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<ExportMetricsServiceResponse, IngestError> {
+    let tenant = receiver
+        .tenants
+        .resolve(header_str(headers, TENANT_HEADER))?;
+    let raw = decompress(
+        body,
+        header_str(headers, header::CONTENT_ENCODING),
+        receiver.max_message_bytes,
+    )?;
+    let request: ExportMetricsServiceRequest =
+        decode_message(&raw, encoding, "ExportMetricsServiceRequest")?;
+    if encoding == Encoding::Json && request.resource_metrics.is_empty() {
+        reject_snake_case_json(&raw, "resource_metrics", "resourceMetrics")?;
+    }
+    crate::otlp_metrics::export(
+        &receiver.metrics,
+        &tenant,
+        &request,
+        &receiver.translate,
+        "http",
+    )
+    .await
+}
+
 /// Reads the whole body, refusing more than `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, IngestError> {
     axum::body::to_bytes(body, limit).await.map_err(|err| {
         let too_large = std::error::Error::source(&err)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
@@ -132,35 +187,23 @@ pub fn trace_response(rejected: u64, message: Option<String>) -> ExportTraceServ
     }
 }
 
-async fn not_yet_metrics(
-    State(receiver): State<Arc<HttpReceiver>>,
-    headers: HeaderMap,
-) -> Response {
-    not_yet(&receiver, &headers, "metrics")
-}
-
 async fn not_yet_logs(State(receiver): State<Arc<HttpReceiver>>, headers: HeaderMap) -> Response {
     not_yet(&receiver, &headers, "logs")
 }
 
-/// Metrics and logs have no store yet: refuse them loudly instead of dropping them.
+/// Logs have no store yet: refuse them loudly instead of dropping them.
 fn not_yet(receiver: &HttpReceiver, headers: &HeaderMap, signal: &'static str) -> Response {
     let encoding = Encoding::from_content_type(header_str(headers, header::CONTENT_TYPE))
         .unwrap_or(Encoding::Protobuf);
-    let what = if signal == "metrics" {
-        "OTLP metrics"
-    } else {
-        "OTLP logs"
-    };
     error_response(
         receiver,
         signal,
-        &IngestError::NotYetSupported(what),
+        &IngestError::NotYetSupported("OTLP logs"),
         encoding,
     )
 }
 
-fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, key: K) -> Option<&str> {
+pub(crate) fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, key: K) -> Option<&str> {
     headers.get(key).and_then(|v| v.to_str().ok())
 }
 

@@ -335,6 +335,9 @@ pub fn open_wal_and_replay(
                     tracing::error!(%err, "skipping WAL record whose trace batch does not parse")
                 }
             },
+            Ok(WalRecord::Metrics { .. }) => {
+                tracing::warn!("skipping a metric record found in the trace WAL")
+            }
             Ok(WalRecord::Unknown(kind)) => {
                 tracing::warn!(kind, "skipping WAL record of an unknown kind")
             }
@@ -368,14 +371,14 @@ fn drop_invalid_spans(
     Ok(request.encode_to_vec())
 }
 
-fn unavailable(reason: &str, retry_secs: u64) -> IngestError {
+pub(crate) fn unavailable(reason: &str, retry_secs: u64) -> IngestError {
     IngestError::Unavailable {
         reason: reason.to_string(),
         retry_after: Duration::from_secs(retry_secs),
     }
 }
 
-fn wal_reason(err: &WalError) -> &'static str {
+pub(crate) fn wal_reason(err: &WalError) -> &'static str {
     if err.is_retryable() {
         "wal_pressure"
     } else {
@@ -383,7 +386,7 @@ fn wal_reason(err: &WalError) -> &'static str {
     }
 }
 
-fn wal_error(err: WalError) -> IngestError {
+pub(crate) fn wal_error(err: WalError) -> IngestError {
     if matches!(err, WalError::Backpressure { .. }) {
         return unavailable(&err.to_string(), 1);
     }

@@ -1,40 +1,239 @@
 //! The WAL record format of ingested batches (see docs/format/wal-records.md).
 
+use weft_core::labels::Labels;
+use weft_core::protowire::{put_varint, read_varint, unzigzag, zigzag};
 use weft_core::TenantId;
+use weft_metrics::model::{Exemplar, Metadata, MetricType, MetricWrite, SeriesWrite};
 
 /// Record kinds. New signals get new kinds; replay skips kinds it does not know with a
 /// warning, so a downgrade never fails to start.
 pub const KIND_OTLP_TRACES: u8 = 1;
+/// Metric samples, exemplars and metadata (snappy-compressed, see wal-records.md).
+pub const KIND_METRICS: u8 = 2;
+
+/// Largest decompressed metric record accepted at replay (a record is one request, and
+/// requests are limited far below this).
+const MAX_METRIC_RECORD_BYTES: usize = 1 << 30;
 
 /// A decoded WAL record; the body borrows from the payload.
 #[derive(Debug, PartialEq)]
 pub enum WalRecord<'a> {
     /// `body` is a protobuf `ExportTraceServiceRequest`.
     Traces { tenant: TenantId, body: &'a [u8] },
+    /// Metric samples of one request.
+    Metrics {
+        tenant: TenantId,
+        write: MetricWrite,
+    },
     /// A kind this version does not know.
     Unknown(u8),
 }
 
 /// Encodes a trace batch: kind, tenant length (u16 LE), tenant, protobuf request.
 pub fn encode_traces(tenant: &TenantId, body: &[u8]) -> Vec<u8> {
+    let mut out = header(KIND_OTLP_TRACES, tenant, body.len());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Kind, tenant length and tenant, with room for `body_len` more bytes.
+fn header(kind: u8, tenant: &TenantId, body_len: usize) -> Vec<u8> {
     let tenant = tenant.as_str().as_bytes();
     debug_assert!(
         tenant.len() <= u16::MAX as usize,
         "tenant IDs are at most 150 bytes"
     );
-    let mut out = Vec::with_capacity(3 + tenant.len() + body.len());
-    out.push(KIND_OTLP_TRACES);
+    let mut out = Vec::with_capacity(3 + tenant.len() + body_len);
+    out.push(kind);
     out.extend_from_slice(&(tenant.len() as u16).to_le_bytes());
     out.extend_from_slice(tenant);
-    out.extend_from_slice(body);
     out
+}
+
+/// Encodes a metric write: kind 2, tenant, then the snappy block-compressed body.
+pub fn encode_metrics(tenant: &TenantId, write: &MetricWrite) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64 * write.series.len());
+    put_varint(&mut body, write.series.len() as u64);
+    for s in &write.series {
+        put_labels(&mut body, &s.labels);
+        put_varint(&mut body, s.samples.len() as u64);
+        let mut prev = 0i64;
+        for &(t, _) in &s.samples {
+            put_varint(&mut body, zigzag(t.wrapping_sub(prev)));
+            prev = t;
+        }
+        for &(_, v) in &s.samples {
+            body.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        put_varint(&mut body, s.exemplars.len() as u64);
+        for e in &s.exemplars {
+            put_labels(&mut body, &e.labels);
+            put_varint(&mut body, zigzag(e.t_ms));
+            body.extend_from_slice(&e.value.to_bits().to_le_bytes());
+        }
+    }
+    put_varint(&mut body, write.metadata.len() as u64);
+    for m in &write.metadata {
+        put_str(&mut body, &m.metric);
+        body.push(m.kind.code());
+        put_str(&mut body, &m.help);
+        put_str(&mut body, &m.unit);
+    }
+    let compressed = snap::raw::Encoder::new()
+        .compress_vec(&body)
+        .unwrap_or_else(|_| unreachable!("snappy compresses any input below 4 GiB"));
+    let mut out = header(KIND_METRICS, tenant, compressed.len());
+    out.extend_from_slice(&compressed);
+    out
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+    put_varint(out, labels.len() as u64);
+    for l in labels.iter() {
+        put_str(out, &l.name);
+        put_str(out, &l.value);
+    }
+}
+
+/// Reads the body of a metric record; every error names the offset.
+struct BodyReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BodyReader<'a> {
+    fn varint(&mut self) -> Result<u64, String> {
+        read_varint(self.buf, &mut self.pos)
+    }
+
+    /// A count of items that each take at least `min_item_bytes`, bounded by what is left.
+    fn count(&mut self, what: &str, min_item_bytes: usize) -> Result<usize, String> {
+        let at = self.pos;
+        let n = self.varint()?;
+        let left = (self.buf.len() - self.pos) as u64;
+        if n.saturating_mul(min_item_bytes as u64) > left {
+            return Err(format!(
+                "{what} count {n} at offset {at} exceeds the {left} bytes left"
+            ));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end =
+            end.ok_or_else(|| format!("truncated field of {n} bytes at offset {}", self.pos))?;
+        let out = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn str(&mut self) -> Result<String, String> {
+        let at = self.pos;
+        let n = self.varint()? as usize;
+        let b = self.bytes(n)?;
+        String::from_utf8(b.to_vec())
+            .map_err(|e| format!("string at offset {at} is not UTF-8: {e}"))
+    }
+
+    fn f64(&mut self) -> Result<f64, String> {
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_bits(u64::from_le_bytes(a)))
+    }
+
+    fn labels(&mut self) -> Result<Labels, String> {
+        let at = self.pos;
+        let n = self.count("label", 2)?;
+        let mut pairs = Vec::with_capacity(n);
+        for _ in 0..n {
+            pairs.push((self.str()?, self.str()?));
+        }
+        Labels::from_pairs(pairs).map_err(|e| format!("labels at offset {at}: {e}"))
+    }
+
+    fn series(&mut self) -> Result<SeriesWrite, String> {
+        let labels = self.labels()?;
+        let n = self.count("sample", 9)?;
+        let mut times = Vec::with_capacity(n);
+        let mut prev = 0i64;
+        for _ in 0..n {
+            prev = prev.wrapping_add(unzigzag(self.varint()?));
+            times.push(prev);
+        }
+        let mut samples = Vec::with_capacity(n);
+        for t in times {
+            samples.push((t, self.f64()?));
+        }
+        let n = self.count("exemplar", 10)?;
+        let mut exemplars = Vec::with_capacity(n);
+        for _ in 0..n {
+            let labels = self.labels()?;
+            let t_ms = unzigzag(self.varint()?);
+            exemplars.push(Exemplar {
+                labels,
+                value: self.f64()?,
+                t_ms,
+            });
+        }
+        Ok(SeriesWrite {
+            labels,
+            samples,
+            exemplars,
+        })
+    }
+
+    fn metadata(&mut self) -> Result<Metadata, String> {
+        let metric = self.str()?;
+        let kind = MetricType::from_code(self.bytes(1)?[0]);
+        Ok(Metadata {
+            metric,
+            kind,
+            help: self.str()?,
+            unit: self.str()?,
+        })
+    }
+}
+
+fn decode_metric_body(compressed: &[u8]) -> Result<MetricWrite, String> {
+    let len = snap::raw::decompress_len(compressed)
+        .map_err(|e| format!("metric record is not snappy-compressed: {e}"))?;
+    if len > MAX_METRIC_RECORD_BYTES {
+        return Err(format!("metric record claims {len} bytes uncompressed"));
+    }
+    let body = snap::raw::Decoder::new()
+        .decompress_vec(compressed)
+        .map_err(|e| format!("metric record does not decompress: {e}"))?;
+    let mut r = BodyReader { buf: &body, pos: 0 };
+    let n = r.count("series", 3)?;
+    let mut write = MetricWrite::default();
+    for _ in 0..n {
+        write.series.push(r.series()?);
+    }
+    let n = r.count("metadata", 4)?;
+    for _ in 0..n {
+        write.metadata.push(r.metadata()?);
+    }
+    if r.pos != body.len() {
+        return Err(format!(
+            "metric record has {} trailing bytes",
+            body.len() - r.pos
+        ));
+    }
+    Ok(write)
 }
 
 /// Decodes a record written by [`encode_traces`]; the error names what was wrong. The body
 /// itself is checked by the store's parser when it is applied.
 pub fn decode(payload: &[u8]) -> Result<WalRecord<'_>, String> {
     let (&kind, rest) = payload.split_first().ok_or("empty WAL record")?;
-    if kind != KIND_OTLP_TRACES {
+    if kind != KIND_OTLP_TRACES && kind != KIND_METRICS {
         return Ok(WalRecord::Unknown(kind));
     }
     if rest.len() < 2 {
@@ -52,6 +251,10 @@ pub fn decode(payload: &[u8]) -> Result<WalRecord<'_>, String> {
     let tenant =
         std::str::from_utf8(tenant).map_err(|e| format!("WAL record tenant is not UTF-8: {e}"))?;
     let tenant = TenantId::parse(tenant).map_err(|e| e.to_string())?;
+    if kind == KIND_METRICS {
+        let write = decode_metric_body(body)?;
+        return Ok(WalRecord::Metrics { tenant, write });
+    }
     Ok(WalRecord::Traces { tenant, body })
 }
 
@@ -73,5 +276,61 @@ mod tests {
         assert_eq!(decode(&[9, 1, 2]).unwrap(), WalRecord::Unknown(9));
         assert!(decode(&[]).unwrap_err().contains("empty"));
         assert!(decode(&[1, 50, 0, b'a']).unwrap_err().contains("exceeds"));
+    }
+
+    #[test]
+    fn metric_records_round_trip_bit_exact() {
+        let tenant = TenantId::parse("t-1").unwrap();
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]).unwrap();
+        let write = MetricWrite {
+            series: vec![SeriesWrite {
+                labels: labels.clone(),
+                samples: vec![
+                    (-5, 1.5),
+                    (1_700_000_000_000, f64::from_bits(0x7ff0_0000_0000_0002)),
+                    (1_700_000_015_000, f64::NEG_INFINITY),
+                ],
+                exemplars: vec![Exemplar {
+                    labels: Labels::from_pairs([("trace_id", "ab")]).unwrap(),
+                    value: 0.25,
+                    t_ms: 1_700_000_000_001,
+                }],
+            }],
+            metadata: vec![Metadata {
+                metric: "up".into(),
+                kind: MetricType::Gauge,
+                help: "Up.".into(),
+                unit: String::new(),
+            }],
+        };
+        let bytes = encode_metrics(&tenant, &write);
+        let WalRecord::Metrics {
+            tenant: t,
+            write: got,
+        } = decode(&bytes).unwrap()
+        else {
+            panic!("not a metric record");
+        };
+        assert_eq!(t, tenant);
+        assert_eq!(got.metadata, write.metadata);
+        assert_eq!(got.series[0].exemplars, write.series[0].exemplars);
+        let bits = |s: &SeriesWrite| {
+            s.samples
+                .iter()
+                .map(|&(t, v)| (t, v.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&got.series[0]), bits(&write.series[0]));
+        // Every truncation is an error, never a panic.
+        for cut in 0..bytes.len() {
+            let _ = decode(&bytes[..cut]);
+        }
+        let mut bad = header(KIND_METRICS, &tenant, 0);
+        bad.extend_from_slice(
+            &snap::raw::Encoder::new()
+                .compress_vec(&[0xff, 0xff, 0x03])
+                .unwrap(),
+        );
+        assert!(decode(&bad).unwrap_err().contains("series count"));
     }
 }

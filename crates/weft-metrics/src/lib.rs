@@ -14,5 +14,7 @@
 
 pub mod chunk;
 pub mod head;
+pub mod model;
 pub mod promql;
 pub mod promqltest;
+pub mod store;

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use figment::Figment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use weft_metrics::store::MetricStoreConfig;
 use weft_traces::TraceStoreConfig;
 
 /// Weft's configuration file.
@@ -31,6 +32,8 @@ pub struct Config {
     pub tenancy: TenancyConfig,
     /// The trace store.
     pub traces: TraceStoreConfig,
+    /// The metric store (Prometheus remote write, OTLP metrics, PromQL).
+    pub metrics: MetricStoreConfig,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             wal: WalConfig::default(),
             tenancy: TenancyConfig::default(),
             traces: TraceStoreConfig::default(),
+            metrics: MetricStoreConfig::default(),
         }
     }
 }
@@ -91,6 +95,47 @@ pub struct ReceiversConfig {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
     pub max_future: Duration,
+    /// How OTLP metrics become Prometheus series.
+    pub otlp_metrics: OtlpMetricsConfig,
+}
+
+/// Translation of OTLP metrics into Prometheus series (the OpenTelemetry compatibility rules).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpMetricsConfig {
+    /// Keep metric and label names as sent (UTF-8) instead of replacing characters outside
+    /// `[a-zA-Z0-9_:]` with `_`. Unit and `_total` suffixes are added either way.
+    pub utf8_names: bool,
+    /// Resource attributes copied as labels onto every series of the resource (they stay in
+    /// `target_info` too), e.g. `[k8s.namespace.name, deployment.environment]`.
+    pub promote_resource_attributes: Vec<String>,
+    /// Write one `target_info` series per resource with its remaining attributes.
+    pub target_info: bool,
+    /// Write `<name>_created` series with the start time of cumulative series.
+    pub created_series: bool,
+}
+
+impl Default for OtlpMetricsConfig {
+    fn default() -> Self {
+        Self {
+            utf8_names: false,
+            promote_resource_attributes: Vec::new(),
+            target_info: true,
+            created_series: false,
+        }
+    }
+}
+
+impl OtlpMetricsConfig {
+    /// The translator's options.
+    pub fn to_options(&self) -> weft_ingest::otlp_metrics::TranslateOptions {
+        weft_ingest::otlp_metrics::TranslateOptions {
+            utf8_names: self.utf8_names,
+            promote_resource_attributes: self.promote_resource_attributes.clone(),
+            emit_target_info: self.target_info,
+            emit_created: self.created_series,
+        }
+    }
 }
 
 impl Default for ReceiversConfig {
@@ -101,6 +146,7 @@ impl Default for ReceiversConfig {
             max_message_bytes: ByteSize::mib(64),
             max_past: Duration::from_secs(14 * 24 * 3600),
             max_future: Duration::from_secs(3600),
+            otlp_metrics: OtlpMetricsConfig::default(),
         }
     }
 }

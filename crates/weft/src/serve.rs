@@ -13,7 +13,9 @@ use weft_core::tenant::TenantPolicy;
 use weft_core::time::AcceptWindow;
 use weft_ingest::otlp_grpc::{self, GrpcReceiver};
 use weft_ingest::otlp_http::{self, HttpReceiver};
-use weft_ingest::{open_wal_and_replay, Pipeline};
+use weft_ingest::remote_write;
+use weft_ingest::{open_metric_wal_and_replay, open_wal_and_replay, MetricPipeline, Pipeline};
+use weft_metrics::store::MetricStore;
 use weft_traces::TraceStore;
 use weft_wal::Wal;
 
@@ -61,7 +63,23 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     tracing::info!(records = replayed, "WAL replayed");
     let wal = Arc::new(wal);
-    metrics.register_source(Arc::new(WalSnapshot(wal.clone())));
+    metrics.register_source(Arc::new(WalSnapshot(wal.clone(), "traces")));
+
+    let metric_store = MetricStore::new(cfg.metrics.clone());
+    metrics.register_source(metric_store.snapshot_source());
+    let (metric_wal, replayed) = {
+        let store = metric_store.clone();
+        let wal_dir = data_dir.join("wal-metrics");
+        let options = cfg.wal.to_options(max_message_bytes as u64);
+        tokio::task::spawn_blocking(move || open_metric_wal_and_replay(&wal_dir, options, &store))
+            .await
+            .context("metric WAL replay task")?
+            .context("opening the metric WAL")?
+    };
+    tracing::info!(records = replayed, "metric WAL replayed");
+    let metric_wal = Arc::new(metric_wal);
+    metrics.register_source(Arc::new(WalSnapshot(metric_wal.clone(), "metrics")));
+    let metric_pipeline = MetricPipeline::new(metric_wal, metric_store.clone(), metrics.clone());
 
     let window = AcceptWindow {
         max_past_nanos: cfg.receivers.max_past.as_nanos() as u64,
@@ -74,40 +92,56 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .clone()
             .run_maintenance(cfg.traces.maintenance_interval, shutdown_rx.clone()),
     );
+    let metric_maintenance = tokio::spawn(
+        metric_pipeline
+            .clone()
+            .run_maintenance(cfg.metrics.maintenance_interval, shutdown_rx.clone()),
+    );
 
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = Arc::new(AppState {
         traces,
+        metric_store,
         tenants: tenants.clone(),
         metrics: metrics.clone(),
         flush: flush_fn(pipeline.clone()),
         ready: ready.clone(),
     });
+    let translate = cfg.receivers.otlp_metrics.to_options();
     let grpc = GrpcReceiver {
         pipeline: pipeline.clone(),
+        metrics: metric_pipeline.clone(),
+        translate: translate.clone(),
         tenants: tenants.clone(),
         max_message_bytes,
     };
-    let otlp_http = HttpReceiver {
+    let otlp_http = Arc::new(HttpReceiver {
         pipeline: pipeline.clone(),
+        metrics: metric_pipeline.clone(),
+        translate,
         tenants,
         max_message_bytes,
-    };
+    });
+    // Remote write is served on the OTLP/HTTP port and, as Prometheus does, beside the
+    // query API (senders are usually pointed at the "Prometheus" URL).
+    let remote_write = remote_write::endpoint::router(otlp_http.clone());
 
     let servers = vec![
         tokio::spawn(serve_grpc(grpc_listener, grpc, shutdown_rx.clone())),
         tokio::spawn(serve_http(
             otlp_http_listener,
-            otlp_http::router(Arc::new(otlp_http)).layer(axum::middleware::from_fn_with_state(
-                metrics.clone(),
-                weft_api::observe::observe_latency,
-            )),
+            otlp_http::router(otlp_http.clone())
+                .merge(remote_write.clone())
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics.clone(),
+                    weft_api::observe::observe_latency,
+                )),
             shutdown_rx.clone(),
             "OTLP/HTTP",
         )),
         tokio::spawn(serve_http(
             api_listener,
-            weft_api::router(api_state),
+            weft_api::router(api_state).merge(remote_write),
             shutdown_rx.clone(),
             "query API",
         )),
@@ -127,10 +161,17 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     drain(servers, cfg.server.shutdown_grace).await;
     let _ = maintenance.await;
-    pipeline
+    let _ = metric_maintenance.await;
+    let traces_closed = pipeline
         .shutdown()
         .await
-        .context("flushing the trace store and closing the WAL")?;
+        .context("flushing the trace store and closing the WAL");
+    let metrics_closed = metric_pipeline
+        .shutdown()
+        .await
+        .context("closing the metric WAL");
+    traces_closed?;
+    metrics_closed?;
     tracing::info!("shutdown complete");
     Ok(())
 }
@@ -230,8 +271,8 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Reports WAL counters on `/metrics`.
-struct WalSnapshot(Arc<Wal>);
+/// Reports WAL counters on `/metrics`, labelled with the WAL's signal.
+struct WalSnapshot(Arc<Wal>, &'static str);
 
 impl SnapshotSource for WalSnapshot {
     fn samples(&self) -> Vec<Sample> {
@@ -240,7 +281,7 @@ impl SnapshotSource for WalSnapshot {
             name,
             help,
             kind,
-            labels: Vec::new(),
+            labels: vec![("wal".to_string(), self.1.to_string())],
             value,
         };
         use SampleKind::{Counter, Gauge};

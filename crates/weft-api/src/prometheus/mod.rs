@@ -7,6 +7,7 @@
 //! - [`encode`]: vector/matrix/scalar/string results, timestamps and sample values.
 
 pub mod encode;
+pub mod handlers;
 pub mod params;
 pub mod response;
 

@@ -104,6 +104,75 @@ pub struct Translation {
     pub rejected: Vec<(&'static str, String)>,
 }
 
+/// Translates an OTLP export and stores it: the OTLP answer carries a `partial_success`
+/// naming what was refused (by translation or by the store), as OTLP asks.
+pub async fn export(
+    pipeline: &crate::MetricPipeline,
+    tenant: &weft_core::TenantId,
+    request: &ExportMetricsServiceRequest,
+    opts: &TranslateOptions,
+    transport: &'static str,
+) -> Result<weft_core::otlp::collector::metrics::v1::ExportMetricsServiceResponse, crate::IngestError>
+{
+    use weft_core::otlp::collector::metrics::v1::{
+        ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+    };
+    let translation = translate(request, opts);
+    let mut messages: Vec<String> = Vec::new();
+    let mut rejected = 0u64;
+    for (reason, message) in &translation.rejected {
+        pipeline.metrics().refuse("metrics", reason, 1);
+        rejected += 1;
+        if messages.len() < 10 {
+            messages.push(message.clone());
+        }
+    }
+    let outcome = pipeline
+        .write(tenant, &translation.into_metric_write(), transport)
+        .await?;
+    rejected += outcome.rejected_count();
+    if let Some(m) = outcome.rejection_message() {
+        messages.push(m);
+    }
+    if rejected == 0 {
+        return Ok(ExportMetricsServiceResponse::default());
+    }
+    Ok(ExportMetricsServiceResponse {
+        partial_success: Some(ExportMetricsPartialSuccess {
+            rejected_data_points: rejected as i64,
+            error_message: messages.join("; "),
+        }),
+    })
+}
+
+impl Translation {
+    /// The series and metadata as the store's write model.
+    pub fn into_metric_write(self) -> weft_metrics::model::MetricWrite {
+        use weft_metrics::model::{Metadata, MetricWrite, SeriesWrite};
+        MetricWrite {
+            series: self
+                .series
+                .into_iter()
+                .map(|s| SeriesWrite {
+                    labels: s.labels,
+                    samples: s.samples,
+                    exemplars: Vec::new(),
+                })
+                .collect(),
+            metadata: self
+                .metadata
+                .into_iter()
+                .map(|(metric, kind, help, unit)| Metadata {
+                    metric,
+                    kind,
+                    help,
+                    unit,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Nanoseconds since the epoch → milliseconds.
 fn ns_to_ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64

@@ -34,12 +34,16 @@
 //! * A missing `Content-Encoding` is read as snappy, as Prometheus does.
 
 mod convert;
+pub mod endpoint;
 pub mod proto;
 #[cfg(test)]
 mod tests;
 
 use prost::Message as _;
 use weft_core::labels::Labels;
+use weft_metrics::model::{
+    Exemplar as StoreExemplar, Metadata as StoreMetadata, MetricWrite, SeriesWrite,
+};
 
 use crate::IngestError;
 
@@ -239,36 +243,8 @@ pub struct Metadata {
     pub unit: String,
 }
 
-/// Prometheus metric type.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum MetricKind {
-    /// Unknown or unspecified (also for unknown wire values).
-    #[default]
-    Unknown,
-    Counter,
-    Gauge,
-    Histogram,
-    GaugeHistogram,
-    Summary,
-    Info,
-    StateSet,
-}
-
-impl MetricKind {
-    /// From the wire enum (same numbering in 1.0 and 2.0).
-    pub fn from_wire(v: i32) -> Self {
-        match v {
-            1 => Self::Counter,
-            2 => Self::Gauge,
-            3 => Self::Histogram,
-            4 => Self::GaugeHistogram,
-            5 => Self::Summary,
-            6 => Self::Info,
-            7 => Self::StateSet,
-            _ => Self::Unknown,
-        }
-    }
-}
+/// The metric type of remote-write metadata (one enum for every receiver and the store).
+pub use weft_metrics::model::MetricType as MetricKind;
 
 /// Items of a request that were not accepted, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -357,16 +333,54 @@ impl WriteBatch {
         Some(IngestError::BadRequest(msg))
     }
 
+    /// The float samples, exemplars and metadata as the store's write model. Native
+    /// histograms have no store yet: they are moved to `rejected` (so the sender hears of
+    /// them) instead of being dropped silently.
+    pub fn into_metric_write(mut self) -> (MetricWrite, Vec<Rejected>) {
+        let mut write = MetricWrite::default();
+        for s in std::mem::take(&mut self.series) {
+            if !s.histograms.is_empty() {
+                let n = s.histograms.len() as u64;
+                let labels = s.labels.to_string();
+                self.reject("native_histograms_unsupported", n, || {
+                    format!("series {labels}: native histogram samples are not supported yet")
+                });
+            }
+            let exemplars = s
+                .exemplars
+                .into_iter()
+                .map(|e| StoreExemplar {
+                    labels: e.labels,
+                    value: e.value,
+                    t_ms: e.timestamp_ms,
+                })
+                .collect();
+            write.series.push(SeriesWrite {
+                labels: s.labels,
+                samples: s.samples,
+                exemplars,
+            });
+        }
+        write.metadata = std::mem::take(&mut self.metadata)
+            .into_iter()
+            .map(|m| StoreMetadata {
+                metric: m.metric_family,
+                kind: m.kind,
+                help: m.help,
+                unit: m.unit,
+            })
+            .collect();
+        (write, self.rejected)
+    }
+
     fn reject(&mut self, reason: &'static str, count: u64, message: impl FnOnce() -> String) {
         convert::push_rejection(&mut self.rejected, reason, count, message);
     }
 }
 
-/// The three `X-Prometheus-Remote-Write-*-Written` response headers for `batch`, assuming
-/// everything left in it was stored. Send them on 2xx and 4xx answers (required for 2.0);
-/// when [`decode`] failed as a whole, send them for `&WriteBatch::default()` (all zero).
-pub fn written_headers(batch: &WriteBatch) -> [(http::HeaderName, http::HeaderValue); 3] {
-    let c = batch.counts();
+/// The three `X-Prometheus-Remote-Write-*-Written` response headers for what was stored.
+/// Send them on 2xx and 4xx answers (required for 2.0); all zero when nothing was stored.
+pub fn written_headers(c: Counts) -> [(http::HeaderName, http::HeaderValue); 3] {
     let h = |name: &'static str, v: u64| {
         (
             http::HeaderName::from_static(name),

@@ -691,7 +691,7 @@ fn v2_round_trip_and_written_headers() {
             },
         ]
     );
-    let headers = written_headers(&b);
+    let headers = written_headers(b.counts());
     let as_str: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))

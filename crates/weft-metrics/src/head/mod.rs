@@ -1,8 +1,8 @@
 //! The in-memory head of the metric store: recent samples of every series in compressed
 //! [`XorChunk`]s, plus an inverted label index (postings) for matcher lookups.
 //!
-//! One [`Head`] holds one tenant; tenants are separated by the caller. There is no WAL and
-//! no block cutting yet.
+//! One [`Head`] holds one tenant; tenants are separated by the caller
+//! ([`crate::store::MetricStore`]), which also writes the WAL and freezes the head into blocks.
 //!
 //! # Design
 //!
@@ -17,6 +17,13 @@
 //! * Matchers: `=` looks up one postings list and intersects; regexes scan the label's
 //!   values; matchers that match the empty string (`!=`, `!~`, `=""`, `=~"a|"`) subtract the
 //!   series whose value fails them, so series lacking the label match (Prometheus semantics).
+//! * Out-of-order samples: a sample older than its series' newest one is accepted when it is
+//!   within [`AppendMode::Live`]'s window (and always during WAL replay, whose record order
+//!   may differ from the order appends reached the head). Such samples wait in a small
+//!   sorted per-series buffer that queries merge in and [`Head::freeze`] folds into chunks.
+//! * [`Head::freeze`] takes every series' samples out (for a block) and keeps the series with
+//!   their newest timestamp, so out-of-order checks continue across the cut; series that got
+//!   no sample since the previous freeze are dropped from the index then.
 
 mod matcher;
 
@@ -90,6 +97,16 @@ pub enum HeadError {
         /// The limit.
         limit: usize,
     },
+    /// A label name is longer than [`HeadLimits::max_label_name_len`] bytes.
+    #[error("label name {name:?} is {len} bytes long; the limit is {limit}")]
+    LabelNameTooLong {
+        /// The label name (truncated to 64 bytes).
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A series needs at least one label.
     #[error("series has no labels")]
     EmptyLabels,
@@ -103,6 +120,22 @@ pub enum HeadError {
     },
 }
 
+impl HeadError {
+    /// Why a sample was refused, as a short stable name for counters (`reason` label).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            HeadError::OutOfOrder { .. } => "out_of_order",
+            HeadError::DuplicateSample { .. } => "duplicate_timestamp",
+            HeadError::TooManySeries { .. } => "series_limit",
+            HeadError::TooManyLabels { .. } => "labels_per_series_limit",
+            HeadError::LabelValueTooLong { .. } => "label_value_length_limit",
+            HeadError::LabelNameTooLong { .. } => "label_name_length_limit",
+            HeadError::EmptyLabels => "empty_labels",
+            HeadError::Chunk { .. } => "invalid_timestamp",
+        }
+    }
+}
+
 /// Limits of one head; `usize::MAX` means unlimited (the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
@@ -112,6 +145,8 @@ pub struct HeadLimits {
     pub max_labels_per_series: usize,
     /// Longest label value, in bytes.
     pub max_label_value_len: usize,
+    /// Longest label name, in bytes.
+    pub max_label_name_len: usize,
 }
 
 impl Default for HeadLimits {
@@ -120,6 +155,7 @@ impl Default for HeadLimits {
             max_series: usize::MAX,
             max_labels_per_series: usize::MAX,
             max_label_value_len: usize::MAX,
+            max_label_name_len: usize::MAX,
         }
     }
 }
@@ -142,7 +178,9 @@ pub struct HeadStats {
 struct MemSeries {
     closed: Vec<XorChunk>,
     open: XorChunk,
-    /// Last timestamp and value bits.
+    /// Out-of-order samples, ascending by time, unique timestamps.
+    ooo: Vec<(i64, f64)>,
+    /// Newest in-order timestamp and value bits (kept across [`Head::freeze`]).
     last: Option<(i64, u64)>,
 }
 
@@ -167,16 +205,137 @@ impl MemSeries {
         for c in self.overlapping(start, end) {
             out.extend(c.iter().filter(|&(t, _)| t >= start && t <= end));
         }
-        out
+        let ooo: Vec<(i64, f64)> = self
+            .ooo
+            .iter()
+            .copied()
+            .filter(|&(t, _)| t >= start && t <= end)
+            .collect();
+        if ooo.is_empty() {
+            return out;
+        }
+        merge_samples(out, ooo)
     }
 
     fn has_samples_in(&self, start: i64, end: i64) -> bool {
-        self.overlapping(start, end).any(|c| {
-            let inside = c.min_time().is_some_and(|lo| lo >= start)
-                || c.max_time().is_some_and(|hi| hi <= end);
-            inside || c.iter().any(|(t, _)| t >= start && t <= end)
-        })
+        self.ooo.iter().any(|&(t, _)| t >= start && t <= end)
+            || self.overlapping(start, end).any(|c| {
+                let inside = c.min_time().is_some_and(|lo| lo >= start)
+                    || c.max_time().is_some_and(|hi| hi <= end);
+                inside || c.iter().any(|(t, _)| t >= start && t <= end)
+            })
     }
+
+    fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty()
+    }
+
+    /// Value bits of the in-order sample at `t`, if there is one.
+    fn in_order_bits_at(&self, t: i64) -> Option<u64> {
+        self.overlapping(t, t)
+            .flat_map(|c| c.iter())
+            .find(|&(st, _)| st == t)
+            .map(|(_, v)| v.to_bits())
+    }
+
+    /// Inserts an out-of-order sample; `false` when another value is already stored at `t`.
+    fn insert_ooo(&mut self, t: i64, v: f64) -> bool {
+        let bits = v.to_bits();
+        match self.ooo.binary_search_by_key(&t, |p| p.0) {
+            Ok(i) => self.ooo[i].1.to_bits() == bits,
+            Err(i) => match self.in_order_bits_at(t) {
+                Some(b) => b == bits,
+                None => {
+                    self.ooo.insert(i, (t, v));
+                    true
+                }
+            },
+        }
+    }
+
+    /// Takes the samples out as chunks, folding out-of-order samples in; `last` stays.
+    fn take_chunks(&mut self) -> Vec<XorChunk> {
+        let mut chunks = std::mem::take(&mut self.closed);
+        let open = std::mem::take(&mut self.open);
+        if !open.is_empty() {
+            chunks.push(open);
+        }
+        let ooo = std::mem::take(&mut self.ooo);
+        if ooo.is_empty() {
+            return chunks;
+        }
+        let in_order: Vec<(i64, f64)> = chunks.iter().flat_map(|c| c.iter()).collect();
+        chunks_from_samples(&merge_samples(in_order, ooo))
+    }
+}
+
+/// Merges two ascending sample lists; on equal timestamps the sample from `b` wins.
+pub(crate) fn merge_samples(a: Vec<(i64, f64)>, b: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(b[j]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Chunks (cut at [`MAX_SAMPLES`]) holding ascending `samples`.
+pub(crate) fn chunks_from_samples(samples: &[(i64, f64)]) -> Vec<XorChunk> {
+    let mut out = Vec::new();
+    let mut chunk = XorChunk::new();
+    for &(t, v) in samples {
+        if chunk.append(t, v).is_ok() {
+            continue;
+        }
+        // Full (or a gap the chunk cannot encode): start a new one, which takes any sample.
+        out.push(std::mem::take(&mut chunk));
+        let fresh = chunk.append(t, v);
+        debug_assert!(fresh.is_ok(), "a fresh chunk refused a sample");
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    out
+}
+
+/// How [`Head::append_with`] treats a sample older than its series' newest one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendMode {
+    /// Accepted when at most `ooo_window_ms` older than the series' newest sample
+    /// (0: never, as Prometheus without `out_of_order_time_window`).
+    Live { ooo_window_ms: i64 },
+    /// WAL replay: every sample is accepted, in whatever order.
+    Replay,
+}
+
+/// One series taken out of the head by [`Head::freeze`].
+#[derive(Debug)]
+pub struct FrozenSeries {
+    pub labels: Labels,
+    /// Ascending, non-overlapping chunks.
+    pub chunks: Vec<XorChunk>,
 }
 
 /// The index: series by label set, labels by id, postings.
@@ -186,6 +345,25 @@ struct Inner {
     labels: Vec<Labels>,
     series: Vec<Arc<Mutex<MemSeries>>>,
     postings: Index,
+}
+
+impl Inner {
+    /// Adds a series under the next id; ids grow, so postings stay sorted by pushing.
+    fn insert(&mut self, labels: Labels, series: Arc<Mutex<MemSeries>>) {
+        debug_assert!(!self.ids.contains_key(&labels));
+        let id = self.labels.len() as u32;
+        for l in labels.iter() {
+            self.postings
+                .entry(l.name.clone())
+                .or_default()
+                .entry(l.value.clone())
+                .or_default()
+                .push(id);
+        }
+        self.ids.insert(labels.clone(), id);
+        self.labels.push(labels);
+        self.series.push(series);
+    }
 }
 
 /// The in-memory head of one tenant. Shareable across threads (`&Head` appends).
@@ -215,41 +393,69 @@ impl Head {
         self.limits
     }
 
-    /// Appends one sample. Timestamps must not go back within a series
-    /// ([`HeadError::OutOfOrder`]); a repeat of the last timestamp is ignored if the value is
-    /// bit-identical and rejected otherwise ([`HeadError::DuplicateSample`]). Creates the
-    /// series on first sight, subject to the limits.
+    /// Appends one sample, refusing out-of-order ones (see [`Head::append_with`]).
     pub fn append(&self, labels: &Labels, t_ms: i64, v: f64) -> Result<SeriesRef, HeadError> {
-        let existing = {
+        self.append_with(labels, t_ms, v, AppendMode::Live { ooo_window_ms: 0 })
+    }
+
+    /// Appends one sample. A repeat of a stored timestamp is ignored if the value is
+    /// bit-identical and rejected otherwise ([`HeadError::DuplicateSample`]); a timestamp
+    /// older than the series' newest is accepted as `mode` says, else
+    /// [`HeadError::OutOfOrder`]. Creates the series on first sight, subject to the limits.
+    pub fn append_with(
+        &self,
+        labels: &Labels,
+        t_ms: i64,
+        v: f64,
+        mode: AppendMode,
+    ) -> Result<SeriesRef, HeadError> {
+        // The index stays read-locked during the append so that a concurrent `freeze`
+        // cannot drop the series (as empty) between the lookup and the append.
+        let inner = loop {
             let inner = self.inner.read();
-            inner
-                .ids
-                .get(labels)
-                .map(|&id| (id, Arc::clone(&inner.series[id as usize])))
+            if inner.ids.contains_key(labels) {
+                break inner;
+            }
+            drop(inner);
+            self.create(labels)?;
         };
-        let (id, series) = match existing {
-            Some(x) => x,
-            None => self.create(labels)?,
-        };
-        let mut s = series.lock();
+        let id = inner.ids[labels];
+        let mut s = inner.series[id as usize].lock();
         let bits = v.to_bits();
+        let duplicate = || HeadError::DuplicateSample {
+            series: labels.to_string(),
+            t: t_ms,
+        };
         if let Some((last, last_bits)) = s.last {
             if t_ms == last {
                 return if bits == last_bits {
                     Ok(SeriesRef(id))
                 } else {
-                    Err(HeadError::DuplicateSample {
-                        series: labels.to_string(),
-                        t: t_ms,
-                    })
+                    Err(duplicate())
                 };
             }
             if t_ms < last {
-                return Err(HeadError::OutOfOrder {
-                    series: labels.to_string(),
-                    t: t_ms,
-                    last,
-                });
+                let accept = match mode {
+                    AppendMode::Replay => true,
+                    AppendMode::Live { ooo_window_ms } => {
+                        t_ms >= last.saturating_sub(ooo_window_ms)
+                    }
+                };
+                if !accept {
+                    return Err(HeadError::OutOfOrder {
+                        series: labels.to_string(),
+                        t: t_ms,
+                        last,
+                    });
+                }
+                let before = s.ooo.len();
+                if !s.insert_ooo(t_ms, v) {
+                    return Err(duplicate());
+                }
+                if s.ooo.len() > before {
+                    self.samples.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(SeriesRef(id));
             }
         }
         let res = match s.open.append(t_ms, v) {
@@ -270,6 +476,31 @@ impl Head {
         Ok(SeriesRef(id))
     }
 
+    /// Takes every series' samples out of the head, sorted by labels (for a block), and
+    /// drops series that received nothing since the previous freeze. Series that stay keep
+    /// their newest timestamp, so out-of-order checks continue across the freeze. The
+    /// caller makes the result visible to queries under its own lock, so that no query
+    /// sees the samples in neither place.
+    pub fn freeze(&self) -> Vec<FrozenSeries> {
+        let mut inner = self.inner.write();
+        let old = std::mem::take(&mut *inner);
+        let mut out = Vec::new();
+        for (labels, series) in old.labels.into_iter().zip(old.series) {
+            let chunks = {
+                let mut s = series.lock();
+                if s.is_empty() {
+                    continue; // nothing since the last freeze: the series leaves the head
+                }
+                s.take_chunks()
+            };
+            inner.insert(labels.clone(), series);
+            out.push(FrozenSeries { labels, chunks });
+        }
+        self.samples.store(0, Ordering::Relaxed);
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
     fn check_limits(&self, labels: &Labels) -> Result<(), HeadError> {
         if labels.is_empty() {
             return Err(HeadError::EmptyLabels);
@@ -279,6 +510,14 @@ impl Head {
             return Err(HeadError::TooManyLabels {
                 series: labels.to_string(),
                 count: labels.len(),
+                limit,
+            });
+        }
+        let limit = self.limits.max_label_name_len;
+        if let Some(l) = labels.iter().find(|l| l.name.len() > limit) {
+            return Err(HeadError::LabelNameTooLong {
+                name: l.name.chars().take(64).collect(),
+                len: l.name.len(),
                 limit,
             });
         }
@@ -293,32 +532,24 @@ impl Head {
         Ok(())
     }
 
-    /// Creates the series (or finds it, if another thread just did).
-    fn create(&self, labels: &Labels) -> Result<(u32, Arc<Mutex<MemSeries>>), HeadError> {
+    /// Creates the series unless another thread just did.
+    fn create(&self, labels: &Labels) -> Result<(), HeadError> {
         self.check_limits(labels)?;
         let mut inner = self.inner.write();
-        if let Some(&id) = inner.ids.get(labels) {
-            return Ok((id, Arc::clone(&inner.series[id as usize])));
+        if inner.ids.contains_key(labels) {
+            return Ok(());
         }
         let limit = self.limits.max_series;
         if inner.labels.len() >= limit || inner.labels.len() >= u32::MAX as usize {
             return Err(HeadError::TooManySeries { limit });
         }
-        let id = inner.labels.len() as u32;
-        for l in labels.iter() {
-            inner
-                .postings
-                .entry(l.name.clone())
-                .or_default()
-                .entry(l.value.clone())
-                .or_default()
-                .push(id);
-        }
-        let series = Arc::new(Mutex::new(MemSeries::default()));
-        inner.ids.insert(labels.clone(), id);
-        inner.labels.push(labels.clone());
-        inner.series.push(Arc::clone(&series));
-        Ok((id, series))
+        inner.insert(labels.clone(), Arc::default());
+        Ok(())
+    }
+
+    /// True if the head has a series with exactly these labels.
+    pub fn contains(&self, labels: &Labels) -> bool {
+        self.inner.read().ids.contains_key(labels)
     }
 
     /// Number of series.

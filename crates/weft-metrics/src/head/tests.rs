@@ -211,6 +211,7 @@ fn limits() {
         max_series: 2,
         max_labels_per_series: 3,
         max_label_value_len: 5,
+        ..HeadLimits::default()
     });
     h.append(&l(&[("__name__", "a")]), 0, 0.0).unwrap();
     h.append(&l(&[("__name__", "b")]), 0, 0.0).unwrap();
@@ -224,6 +225,7 @@ fn limits() {
         max_series: 10,
         max_labels_per_series: 2,
         max_label_value_len: 5,
+        ..HeadLimits::default()
     });
     let e = h
         .append(&l(&[("__name__", "a"), ("b", "1"), ("c", "2")]), 0, 0.0)

@@ -74,23 +74,57 @@ pub struct Evaluator<'a> {
 
 /// Range selectors of `e` in source order.
 fn matrix_selectors<'e>(e: &'e Expr, out: &mut Vec<&'e MatrixSelector>) {
+    visit(e, &mut |node| {
+        if let Expr::MatrixSelector(ms) = node {
+            out.push(ms);
+        }
+    });
+}
+
+/// Calls `f` on `e` and every expression inside it, depth first, in source order.
+pub(super) fn visit<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
+    f(e);
     match e {
-        Expr::MatrixSelector(ms) => out.push(ms),
-        Expr::Paren(p) => matrix_selectors(&p.expr, out),
-        Expr::Unary(u) => matrix_selectors(&u.expr, out),
-        Expr::Subquery(sq) => matrix_selectors(&sq.expr, out),
+        Expr::Paren(p) => visit(&p.expr, f),
+        Expr::Unary(u) => visit(&u.expr, f),
+        Expr::Subquery(sq) => visit(&sq.expr, f),
         Expr::Binary(b) => {
-            matrix_selectors(&b.lhs, out);
-            matrix_selectors(&b.rhs, out);
+            visit(&b.lhs, f);
+            visit(&b.rhs, f);
         }
         Expr::Aggregate(a) => {
             if let Some(p) = &a.param {
-                matrix_selectors(p, out);
+                visit(p, f);
             }
-            matrix_selectors(&a.expr, out);
+            visit(&a.expr, f);
         }
-        Expr::Call(c) => c.args.args.iter().for_each(|a| matrix_selectors(a, out)),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| visit(a, f)),
         _ => {}
+    }
+}
+
+/// The matchers of every vector and range selector in `e` (for `/api/v1/query_exemplars`).
+pub fn selectors_of(e: &Expr) -> Vec<Matchers> {
+    let mut out = Vec::new();
+    visit(e, &mut |node| match node {
+        Expr::VectorSelector(vs) => out.push(selector_matchers(vs)),
+        Expr::MatrixSelector(ms) => out.push(selector_matchers(&ms.vs)),
+        _ => {}
+    });
+    out
+}
+
+/// Parses a series selector (`match[]` of the metadata endpoints) into matchers.
+pub fn parse_selector(s: &str) -> Result<Matchers, String> {
+    match promql_parser::parser::parse(s)? {
+        Expr::VectorSelector(vs) => Ok(selector_matchers(&vs)),
+        other => Err(format!(
+            "1:1: parse error: expected a series selector, got {}",
+            match other.value_type() {
+                promql_parser::parser::value::ValueType::Matrix => "a range vector",
+                _ => "an expression",
+            }
+        )),
     }
 }
 

@@ -53,7 +53,7 @@ use std::collections::BTreeMap;
 use promql_parser::label::Matchers;
 use weft_core::labels::Labels;
 
-pub use eval::{EvSample, EvSeries, Evaluator, Value};
+pub use eval::{parse_selector, selectors_of, EvSample, EvSeries, Evaluator, Value};
 
 /// The staleness marker's bit pattern (Prometheus `value.StaleNaN`).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;

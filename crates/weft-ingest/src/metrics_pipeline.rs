@@ -1,0 +1,190 @@
+//! The metric write path: head first (it decides what is accepted), then the metric WAL
+//! (what was accepted, durable), then acknowledge.
+//!
+//! Metrics have their own WAL directory (same segment format as the trace WAL): the metric
+//! head is written to blocks every couple of hours, the trace heads every minute, and one
+//! shared WAL would keep hours of trace payloads on disk just because metric samples are
+//! interleaved with them.
+//!
+//! Order of operations: the head is appended to before the WAL, because only the head knows
+//! which samples are in order; the WAL then receives exactly the stored samples. A failed WAL
+//! append answers with a retryable error — the client resends, and the head ignores the
+//! repeats (identical samples are no-ops). Replay applies records in [`AppendMode::Replay`]
+//! (any order), since concurrent writers may reach the WAL in another order than the head.
+//!
+//! [`AppendMode::Replay`]: weft_metrics::head::AppendMode::Replay
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use weft_core::telemetry::SelfMetrics;
+use weft_core::TenantId;
+use weft_metrics::model::MetricWrite;
+use weft_metrics::store::{MetricStore, Rejection};
+use weft_wal::{Position, Wal, WalError, WalOptions};
+
+use crate::pipeline::{unavailable, wal_error, wal_reason};
+use crate::record::{self, WalRecord};
+use crate::IngestError;
+
+/// What a metric write stored and refused.
+#[derive(Debug, Default)]
+pub struct MetricOutcome {
+    pub samples: u64,
+    pub exemplars: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+impl MetricOutcome {
+    /// Samples refused.
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.iter().map(|r| r.count).sum()
+    }
+
+    /// A one-line summary of the refusals, naming each reason with an example.
+    pub fn rejection_message(&self) -> Option<String> {
+        if self.rejected.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = self
+            .rejected
+            .iter()
+            .map(|r| format!("{} sample(s) {}: e.g. {}", r.count, r.reason, r.message))
+            .collect();
+        Some(format!(
+            "{} sample(s) stored, {} refused: {}",
+            self.samples,
+            self.rejected_count(),
+            parts.join("; ")
+        ))
+    }
+}
+
+/// The metric ingest pipeline. Cheap to share behind an `Arc`.
+pub struct MetricPipeline {
+    wal: Arc<Wal>,
+    store: Arc<MetricStore>,
+    metrics: Arc<SelfMetrics>,
+    /// Shared by writers (head + WAL), exclusive for a head freeze.
+    gate: tokio::sync::RwLock<()>,
+    closing: AtomicBool,
+}
+
+impl MetricPipeline {
+    pub fn new(wal: Arc<Wal>, store: Arc<MetricStore>, metrics: Arc<SelfMetrics>) -> Arc<Self> {
+        Arc::new(Self {
+            wal,
+            store,
+            metrics,
+            gate: tokio::sync::RwLock::new(()),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    /// The store (for readers).
+    pub fn store(&self) -> &Arc<MetricStore> {
+        &self.store
+    }
+
+    /// Self-metrics.
+    pub fn metrics(&self) -> &Arc<SelfMetrics> {
+        &self.metrics
+    }
+
+    /// Stores a write and makes it durable; `Ok` may be acknowledged. Refused samples are
+    /// reported in the outcome (and counted); the rest is stored.
+    pub async fn write(
+        &self,
+        tenant: &TenantId,
+        write: &MetricWrite,
+        transport: &'static str,
+    ) -> Result<MetricOutcome, IngestError> {
+        self.check_pressure()?;
+        let _shared = self.gate.read().await;
+        let applied = self.store.apply(tenant, write, false);
+        for r in &applied.rejected {
+            self.metrics.refuse("metrics", r.reason, r.count);
+        }
+        let outcome = MetricOutcome {
+            samples: applied.samples,
+            exemplars: applied.stored.exemplar_count(),
+            rejected: applied.rejected,
+        };
+        if applied.stored.is_empty() {
+            return Ok(outcome);
+        }
+        let record = Bytes::from(record::encode_metrics(tenant, &applied.stored));
+        self.wal.append(record).await.map_err(|e| {
+            self.metrics
+                .refuse("metrics", wal_reason(&e), outcome.samples);
+            wal_error(e)
+        })?;
+        self.metrics
+            .accept("metrics", transport, tenant.as_str(), outcome.samples);
+        Ok(outcome)
+    }
+
+    fn check_pressure(&self) -> Result<(), IngestError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(unavailable("the server is shutting down", 5));
+        }
+        let limit = 2 * self.store.config().head_max_bytes.as_u64();
+        if self.store.head_bytes() > limit {
+            return Err(unavailable(
+                "the in-memory metric head is full while blocks are being written",
+                2,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs background work until `shutdown` flips to true.
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        _interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let _ = shutdown.changed().await;
+    }
+
+    /// Ordered shutdown: refuse new writes, wait for in-flight ones, close the WAL.
+    pub async fn shutdown(&self) -> Result<(), IngestError> {
+        self.closing.store(true, Ordering::Release);
+        drop(self.gate.write().await);
+        self.wal.close().await.map_err(wal_error)
+    }
+}
+
+/// Opens the metric WAL and replays every record into `store`; returns the WAL ready for
+/// appends and the number of records replayed.
+pub fn open_metric_wal_and_replay(
+    wal_dir: &std::path::Path,
+    options: WalOptions,
+    store: &MetricStore,
+) -> Result<(Wal, u64), IngestError> {
+    let from = Position {
+        segment: 0,
+        offset: 0,
+    };
+    let mut records = 0u64;
+    let (wal, _stats) = Wal::open_and_replay(wal_dir, options, from, |_position, payload| {
+        match record::decode(payload) {
+            Ok(WalRecord::Metrics { tenant, write }) => {
+                store.apply(&tenant, &write, true);
+                records += 1;
+            }
+            Ok(WalRecord::Traces { .. }) => {
+                tracing::warn!("skipping a trace record found in the metric WAL")
+            }
+            Ok(WalRecord::Unknown(kind)) => {
+                tracing::warn!(kind, "skipping WAL record of an unknown kind")
+            }
+            Err(err) => tracing::error!(%err, "skipping undecodable metric WAL record"),
+        }
+        Ok::<(), WalError>(())
+    })
+    .map_err(|e: WalError| IngestError::Storage(format!("metric WAL replay failed: {e}")))?;
+    Ok((wal, records))
+}
