@@ -21,6 +21,8 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
 { command -v cc >/dev/null && command -v make >/dev/null; } || need_apt+=(build-essential)
+# Reference server for tests/e2e/test_promql_differential.py (Debian's prometheus, 2.42 on bookworm).
+{ [ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null; } || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

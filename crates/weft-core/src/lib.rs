@@ -6,6 +6,7 @@
 //! read traits. Nothing in this crate does I/O; it only defines names, limits and counters
 //! ([`telemetry`]) so that every layer reports in the same vocabulary.
 
+pub mod checkpoint;
 pub mod error;
 pub mod ids;
 pub mod labels;

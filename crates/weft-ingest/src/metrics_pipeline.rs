@@ -69,6 +69,10 @@ pub struct MetricPipeline {
     metrics: Arc<SelfMetrics>,
     /// Shared by writers (head + WAL), exclusive for a head freeze.
     gate: tokio::sync::RwLock<()>,
+    /// One cut at a time.
+    cut_lock: tokio::sync::Mutex<()>,
+    /// Wakes the maintenance loop when a write found the head or disk full.
+    cut_now: tokio::sync::Notify,
     closing: AtomicBool,
 }
 
@@ -79,6 +83,8 @@ impl MetricPipeline {
             store,
             metrics,
             gate: tokio::sync::RwLock::new(()),
+            cut_lock: tokio::sync::Mutex::new(()),
+            cut_now: tokio::sync::Notify::new(),
             closing: AtomicBool::new(false),
         })
     }
@@ -102,6 +108,7 @@ impl MetricPipeline {
         transport: &'static str,
     ) -> Result<MetricOutcome, IngestError> {
         self.check_pressure()?;
+        self.check_disk_budget().await?;
         let _shared = self.gate.read().await;
         let applied = self.store.apply(tenant, write, false);
         for r in &applied.rejected {
@@ -132,6 +139,7 @@ impl MetricPipeline {
         }
         let limit = 2 * self.store.config().head_max_bytes.as_u64();
         if self.store.head_bytes() > limit {
+            self.cut_now.notify_one();
             return Err(unavailable(
                 "the in-memory metric head is full while blocks are being written",
                 2,
@@ -140,24 +148,126 @@ impl MetricPipeline {
         Ok(())
     }
 
-    /// Runs background work until `shutdown` flips to true.
-    pub async fn run_maintenance(
-        self: Arc<Self>,
-        _interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let _ = shutdown.changed().await;
+    /// Bytes the disk budget keeps free besides the blocks: the WAL, and as much again for
+    /// the block the next cut writes before it deletes WAL segments.
+    fn reserved_bytes(&self) -> u64 {
+        2 * self.wal.stats().disk_bytes
     }
 
-    /// Ordered shutdown: refuse new writes, wait for in-flight ones, close the WAL.
+    /// Keeps blocks + reserved space within `metrics.max_bytes`: deletes the oldest blocks
+    /// to make room and refuses (retryable) when even that cannot, asking for a cut (which
+    /// turns the WAL into smaller blocks).
+    async fn check_disk_budget(&self) -> Result<(), IngestError> {
+        let budget = self.store.config().max_bytes.as_u64();
+        if budget == 0 || self.store.block_bytes() + self.reserved_bytes() <= budget {
+            return Ok(());
+        }
+        self.enforce_retention().await;
+        if self.store.block_bytes() + self.reserved_bytes() <= budget {
+            return Ok(());
+        }
+        self.cut_now.notify_one();
+        Err(unavailable(
+            "the metric store reached its disk budget (metrics.max_bytes) and is writing blocks to make room",
+            1,
+        ))
+    }
+
+    /// Freezes the heads into blocks now (if they hold anything) and deletes the WAL
+    /// segments the blocks cover.
+    pub async fn cut(&self) -> Result<(), IngestError> {
+        let _one_cut_at_a_time = self.cut_lock.lock().await;
+        let segment = {
+            let _exclusive = self.gate.write().await;
+            let wal = self.wal.clone();
+            let segment = tokio::task::spawn_blocking(move || wal.rotate())
+                .await
+                .map_err(|e| IngestError::Storage(format!("WAL rotation task failed: {e}")))?
+                .map_err(wal_error)?;
+            self.store.freeze_heads();
+            segment
+        };
+        let store = self.store.clone();
+        let written = tokio::task::spawn_blocking(move || store.write_frozen(segment))
+            .await
+            .map_err(|e| IngestError::Storage(format!("block writer task failed: {e}")))?;
+        if let Err(err) = written {
+            tracing::error!(%err, "writing metric blocks failed; the data stays in memory and in the WAL and is retried at the next cut");
+            return Err(IngestError::Storage(err.to_string()));
+        }
+        if let Err(err) = self.wal.remove_segments_before(self.store.wal_checkpoint()) {
+            tracing::warn!(%err, "could not delete old metric WAL segments");
+        }
+        self.enforce_retention().await;
+        Ok(())
+    }
+
+    async fn enforce_retention(&self) {
+        let store = self.store.clone();
+        let reserved = self.reserved_bytes();
+        let now_ms = (weft_core::time::now_unix_nanos() / 1_000_000) as i64;
+        let result =
+            tokio::task::spawn_blocking(move || store.enforce_retention(now_ms, reserved)).await;
+        if let Err(err) = result {
+            tracing::warn!(%err, "metric retention task failed");
+        }
+    }
+
+    /// One round of background work: cut when due; compact and apply retention when
+    /// `full`.
+    pub async fn maintain(&self, full: bool) {
+        if self.store.cut_due() {
+            if let Err(err) = self.cut().await {
+                tracing::warn!(%err, "metric head cut failed");
+            }
+        }
+        if !full {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.compact()).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(merged = n, "metric compaction"),
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "metric compaction failed"),
+            Err(err) => tracing::warn!(%err, "metric compaction task failed"),
+        }
+        self.enforce_retention().await;
+    }
+
+    /// Runs [`Self::maintain`] until `shutdown` flips to true.
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_full = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.cut_now.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+            let full = last_full.elapsed() >= interval;
+            if full {
+                last_full = tokio::time::Instant::now();
+            }
+            self.maintain(full).await;
+        }
+    }
+
+    /// Ordered shutdown: refuse new writes, wait for in-flight ones, cut the heads into
+    /// blocks (so the next start replays little), close the WAL.
     pub async fn shutdown(&self) -> Result<(), IngestError> {
         self.closing.store(true, Ordering::Release);
         drop(self.gate.write().await);
-        self.wal.close().await.map_err(wal_error)
+        let cut_result = self.cut().await;
+        self.wal.close().await.map_err(wal_error)?;
+        cut_result
     }
 }
 
-/// Opens the metric WAL and replays every record into `store`; returns the WAL ready for
+/// Opens the metric WAL and replays every record from the store's checkpoint on; returns the WAL ready for
 /// appends and the number of records replayed.
 pub fn open_metric_wal_and_replay(
     wal_dir: &std::path::Path,
@@ -165,7 +275,7 @@ pub fn open_metric_wal_and_replay(
     store: &MetricStore,
 ) -> Result<(Wal, u64), IngestError> {
     let from = Position {
-        segment: 0,
+        segment: store.wal_checkpoint(),
         offset: 0,
     };
     let mut records = 0u64;

@@ -12,6 +12,7 @@
 //! Prometheus' own engine tests through [`promqltest`], the runner for their file format).
 //! The WAL-backed head, blocks and the HTTP API come next.
 
+pub mod block;
 pub mod chunk;
 pub mod head;
 pub mod model;

@@ -2,13 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
 use weft_core::telemetry::{Sample, SampleKind, SelfMetrics, SnapshotSource};
 use weft_core::TenantId;
 
@@ -20,7 +18,7 @@ use crate::head::Head;
 use crate::raw::RawBatch;
 use crate::{TraceStoreConfig, TraceStoreError};
 
-const CHECKPOINT_FILE: &str = "checkpoint.json";
+use weft_core::checkpoint::CHECKPOINT_FILE;
 
 /// One tenant's data: the live head, heads being written out, and finished blocks.
 #[derive(Default)]
@@ -41,12 +39,6 @@ impl CutHeads {
     pub fn is_empty(&self) -> bool {
         self.heads.is_empty()
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Checkpoint {
-    /// The first WAL segment whose records are not yet all in blocks.
-    wal_segment: u64,
 }
 
 /// The trace store. All methods are safe to call concurrently.
@@ -215,17 +207,8 @@ impl TraceStore {
     }
 
     fn store_checkpoint(&self, wal_segment: u64) -> Result<(), TraceStoreError> {
-        let path = self.root.join(CHECKPOINT_FILE);
-        let tmp = self.root.join("checkpoint.json.tmp");
-        let body = serde_json::to_vec(&Checkpoint { wal_segment }).unwrap_or_default();
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&body)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&self.root)?.sync_all()
-        };
-        write().map_err(|e| TraceStoreError::io(&path, e))?;
+        weft_core::checkpoint::write(&self.root, wal_segment)
+            .map_err(|e| TraceStoreError::io(self.root.join(CHECKPOINT_FILE), e))?;
         self.checkpoint.store(wal_segment, Ordering::Release);
         Ok(())
     }
@@ -521,18 +504,10 @@ fn remove_block_dir(dir: &Path) {
 }
 
 fn read_checkpoint(root: &Path) -> Result<u64, TraceStoreError> {
-    let path = root.join(CHECKPOINT_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(TraceStoreError::io(&path, e)),
-    };
-    let checkpoint: Checkpoint =
-        serde_json::from_slice(&bytes).map_err(|e| TraceStoreError::Checkpoint {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    Ok(checkpoint.wal_segment)
+    weft_core::checkpoint::read(root).map_err(|e| TraceStoreError::Checkpoint {
+        path: root.join(CHECKPOINT_FILE),
+        reason: e.to_string(),
+    })
 }
 
 fn list_tenant_dirs(blocks_root: &Path) -> Result<Vec<TenantId>, TraceStoreError> {

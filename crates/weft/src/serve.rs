@@ -65,7 +65,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let wal = Arc::new(wal);
     metrics.register_source(Arc::new(WalSnapshot(wal.clone(), "traces")));
 
-    let metric_store = MetricStore::new(cfg.metrics.clone());
+    let metric_store = MetricStore::open(&data_dir.join("metrics"), cfg.metrics.clone())
+        .context("opening the metric store")?;
     metrics.register_source(metric_store.snapshot_source());
     let (metric_wal, replayed) = {
         let store = metric_store.clone();
@@ -104,7 +105,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         metric_store,
         tenants: tenants.clone(),
         metrics: metrics.clone(),
-        flush: flush_fn(pipeline.clone()),
+        flush: flush_fn(pipeline.clone(), metric_pipeline.clone()),
         ready: ready.clone(),
     });
     let translate = cfg.receivers.otlp_metrics.to_options();
@@ -182,10 +183,15 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
         .with_context(|| format!("binding the {what} listener on {addr}"))
 }
 
-fn flush_fn(pipeline: Arc<Pipeline>) -> weft_api::FlushFn {
+fn flush_fn(pipeline: Arc<Pipeline>, metrics: Arc<MetricPipeline>) -> weft_api::FlushFn {
     Arc::new(move || {
         let pipeline = pipeline.clone();
-        Box::pin(async move { pipeline.cut().await.map_err(|e| e.to_string()) })
+        let metrics = metrics.clone();
+        Box::pin(async move {
+            let traces = pipeline.cut().await;
+            let metrics = metrics.cut().await;
+            traces.and(metrics).map_err(|e| e.to_string())
+        })
     })
 }
 

@@ -1,179 +1,30 @@
 //! Label matcher evaluation against the head's postings (inverted index).
 //!
-//! Semantics follow Prometheus: a matcher on a label a series lacks sees the empty string;
-//! regexes match the whole value (anchored here even if the caller built an unanchored
-//! [`Regex`]); `or_matchers` groups are alternatives, each also required to satisfy the
-//! common `matchers` (as [`crate::promql::matches`] does).
+//! The evaluation itself (Prometheus semantics: a missing label matches as the empty string,
+//! anchored regexes, `or_matchers` alternatives) is shared with on-disk blocks and lives in
+//! [`crate::block::postings`]; this module adapts the head's in-memory map to it.
 
 use std::collections::BTreeMap;
 
-use promql_parser::label::{MatchOp, Matcher, Matchers};
-use regex::Regex;
-
-/// Series ids, ascending and unique.
-pub(crate) type Postings = Vec<u32>;
+use crate::block::postings::LabelIndex;
+pub(crate) use crate::block::postings::{select_postings, union_all, Postings};
 
 /// label name → label value → series ids (ascending).
 pub(crate) type Index = BTreeMap<String, BTreeMap<String, Postings>>;
 
-/// A matcher with its regex fully anchored.
-#[derive(Debug)]
-pub(crate) enum Compiled {
-    Eq(String),
-    Ne(String),
-    Re(Regex),
-    NotRe(Regex),
-}
-
-/// Anchors a regex as `^(?:...)$` unless it already is (as `promql-parser` produces).
-fn anchored(r: &Regex) -> Regex {
-    let s = r.as_str();
-    if s.starts_with("^(?:") && s.ends_with(")$") {
-        return r.clone();
-    }
-    // The source compiled once already, so the anchored form compiles too.
-    Regex::new(&format!("^(?:{s})$")).unwrap_or_else(|_| r.clone())
-}
-
-impl Compiled {
-    pub(crate) fn new(m: &Matcher) -> Self {
-        match &m.op {
-            MatchOp::Equal => Compiled::Eq(m.value.clone()),
-            MatchOp::NotEqual => Compiled::Ne(m.value.clone()),
-            MatchOp::Re(r) => Compiled::Re(anchored(r)),
-            MatchOp::NotRe(r) => Compiled::NotRe(anchored(r)),
-        }
+impl LabelIndex for Index {
+    fn postings(&self, name: &str, value: &str) -> &[u32] {
+        self.get(name)
+            .and_then(|vals| vals.get(value))
+            .map_or(&[], Vec::as_slice)
     }
 
-    pub(crate) fn is_match(&self, v: &str) -> bool {
-        match self {
-            Compiled::Eq(s) => s == v,
-            Compiled::Ne(s) => s != v,
-            Compiled::Re(r) => r.is_match(v),
-            Compiled::NotRe(r) => !r.is_match(v),
-        }
+    fn values<'a>(&'a self, name: &str) -> Box<dyn Iterator<Item = (&'a str, &'a [u32])> + 'a> {
+        Box::new(
+            self.get(name)
+                .into_iter()
+                .flatten()
+                .map(|(v, p)| (v.as_str(), p.as_slice())),
+        )
     }
-}
-
-/// Sorted-set intersection.
-pub(crate) fn intersect(a: &[u32], b: &[u32]) -> Postings {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Sorted-set difference `a - b`.
-pub(crate) fn subtract(a: &[u32], b: &[u32]) -> Postings {
-    let mut j = 0;
-    let mut out = Vec::with_capacity(a.len());
-    for &x in a {
-        while j < b.len() && b[j] < x {
-            j += 1;
-        }
-        if j >= b.len() || b[j] != x {
-            out.push(x);
-        }
-    }
-    out
-}
-
-/// Sorted-set union of many lists.
-pub(crate) fn union_all(lists: Vec<&[u32]>) -> Postings {
-    match lists.len() {
-        0 => Vec::new(),
-        1 => lists[0].to_vec(),
-        _ => {
-            let mut out: Postings = lists.into_iter().flatten().copied().collect();
-            out.sort_unstable();
-            out.dedup();
-            out
-        }
-    }
-}
-
-/// Union of the postings of `name`'s values selected by `pred`.
-fn values_where(index: &Index, name: &str, pred: impl Fn(&str) -> bool) -> Postings {
-    match index.get(name) {
-        None => Vec::new(),
-        Some(values) => union_all(
-            values
-                .iter()
-                .filter(|(v, _)| pred(v))
-                .map(|(_, p)| p.as_slice())
-                .collect(),
-        ),
-    }
-}
-
-/// Series ids (ascending) satisfying every matcher of `group`; `n` is the number of series
-/// (ids are `0..n`).
-fn group_postings(index: &Index, n: u32, group: &[&Matcher]) -> Postings {
-    let mut positive: Option<Postings> = None;
-    let mut negative: Vec<Postings> = Vec::new();
-    for m in group {
-        let c = Compiled::new(m);
-        if c.is_match("") {
-            // Series without the label match too: take everything except the series whose
-            // value fails the matcher.
-            let failing = match &c {
-                Compiled::Ne(v) => index
-                    .get(&m.name)
-                    .and_then(|vals| vals.get(v))
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => values_where(index, &m.name, |v| !c.is_match(v)),
-            };
-            negative.push(failing);
-        } else {
-            let hits = match &c {
-                Compiled::Eq(v) => index
-                    .get(&m.name)
-                    .and_then(|vals| vals.get(v))
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => values_where(index, &m.name, |v| c.is_match(v)),
-            };
-            positive = Some(match positive {
-                None => hits,
-                Some(p) => intersect(&p, &hits),
-            });
-        }
-        if positive.as_ref().is_some_and(|p| p.is_empty()) {
-            return Vec::new();
-        }
-    }
-    let mut ids = positive.unwrap_or_else(|| (0..n).collect());
-    for neg in negative {
-        if !neg.is_empty() {
-            ids = subtract(&ids, &neg);
-        }
-    }
-    ids
-}
-
-/// Series ids (ascending) selected by `matchers`.
-pub(crate) fn select_postings(index: &Index, n: u32, matchers: &Matchers) -> Postings {
-    if matchers.or_matchers.is_empty() {
-        let group: Vec<&Matcher> = matchers.matchers.iter().collect();
-        return group_postings(index, n, &group);
-    }
-    let parts: Vec<Postings> = matchers
-        .or_matchers
-        .iter()
-        .map(|g| {
-            let group: Vec<&Matcher> = g.iter().chain(matchers.matchers.iter()).collect();
-            group_postings(index, n, &group)
-        })
-        .collect();
-    union_all(parts.iter().map(Vec::as_slice).collect())
 }

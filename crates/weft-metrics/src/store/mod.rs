@@ -11,8 +11,16 @@
 //! [`Queryable`] and the label/series lookups of the Prometheus API by merging the head,
 //! frozen parts and blocks; series with the same labels in several sources are merged by
 //! timestamp, the newest source winning on equal timestamps.
+//!
+//! On disk (`disk.rs`): `<root>/<tenant>/<block>/` (docs/format/metric-block.md) and
+//! `<root>/checkpoint.json`. A cut freezes every head (under the pipeline's gate, right after
+//! the WAL rotated), writes each frozen part as a block, then records the checkpoint; the
+//! frozen part stays readable until its block is. A crash between a block and the checkpoint
+//! replays that data again — harmless, since equal samples merge into one at query time and
+//! compaction merges the overlapping blocks.
 
 mod config;
+mod disk;
 mod exemplars;
 
 #[cfg(test)]
@@ -27,11 +35,13 @@ use weft_core::labels::Labels;
 use weft_core::telemetry::{Sample, SampleKind, SnapshotSource};
 use weft_core::TenantId;
 
+use crate::block::Block;
 use crate::head::{merge_samples, AppendMode, FrozenSeries, Head, HeadError};
 use crate::model::{Exemplar, Metadata, MetricType, MetricWrite, SeriesWrite};
 use crate::promql::{matches, Queryable, SeriesData};
 
 pub use config::MetricStoreConfig;
+pub use disk::MetricStoreError;
 use exemplars::ExemplarRing;
 
 /// Samples refused for one reason (the first message kept as an example).
@@ -75,12 +85,22 @@ impl ApplyOutcome {
 /// Metadata of one tenant: metric family → distinct (type, help, unit).
 type MetadataMap = BTreeMap<String, BTreeSet<(MetricType, String, String)>>;
 
+/// Head data taken out by a freeze, readable until it is a block.
+type FrozenPart = Vec<FrozenSeries>;
+
+/// What a tenant has besides its head. Changed under one lock (together with a head freeze),
+/// so a query never sees samples in neither place or in a deleted block only.
+#[derive(Default, Clone)]
+struct Parts {
+    /// Oldest first (by min time), so later blocks win on equal timestamps.
+    blocks: Vec<Arc<Block>>,
+    frozen: Vec<Arc<FrozenPart>>,
+}
+
 /// One tenant's data.
 struct Tenant {
     head: Head,
-    /// Parts taken out of the head that are not yet blocks. Swapped under this lock
-    /// together with the head freeze, so a query never sees samples in neither place.
-    frozen: RwLock<Vec<Arc<Vec<FrozenSeries>>>>,
+    parts: RwLock<Parts>,
     metadata: Mutex<MetadataMap>,
     exemplars: Mutex<ExemplarRing>,
 }
@@ -88,16 +108,44 @@ struct Tenant {
 /// The metric store of all tenants.
 pub struct MetricStore {
     config: MetricStoreConfig,
+    /// Where blocks live; `None` for a memory-only store (tests).
+    root: Option<std::path::PathBuf>,
     tenants: RwLock<HashMap<TenantId, Arc<Tenant>>>,
+    /// The first WAL segment not yet all in blocks.
+    checkpoint: std::sync::atomic::AtomicU64,
+    /// When the heads were last frozen.
+    last_cut: Mutex<std::time::Instant>,
+    /// Serialises cuts, compaction and retention.
+    maintenance: Mutex<()>,
+    /// Samples dropped by retention, by reason.
+    dropped: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl MetricStore {
-    /// An empty store.
+    /// An empty store kept in memory only (no blocks).
     pub fn new(config: MetricStoreConfig) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::empty(config, None))
+    }
+
+    fn empty(config: MetricStoreConfig, root: Option<std::path::PathBuf>) -> Self {
+        Self {
             config,
+            root,
             tenants: RwLock::new(HashMap::new()),
-        })
+            checkpoint: std::sync::atomic::AtomicU64::new(0),
+            last_cut: Mutex::new(std::time::Instant::now()),
+            maintenance: Mutex::new(()),
+            dropped: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn new_tenant(&self) -> Tenant {
+        Tenant {
+            head: Head::with_limits(self.config.head_limits()),
+            parts: RwLock::new(Parts::default()),
+            metadata: Mutex::new(BTreeMap::new()),
+            exemplars: Mutex::new(ExemplarRing::new(self.config.max_exemplars_per_tenant)),
+        }
     }
 
     /// The settings.
@@ -110,14 +158,9 @@ impl MetricStore {
             return Arc::clone(t);
         }
         let mut tenants = self.tenants.write();
-        let t = tenants.entry(tenant.clone()).or_insert_with(|| {
-            Arc::new(Tenant {
-                head: Head::with_limits(self.config.head_limits()),
-                frozen: RwLock::new(Vec::new()),
-                metadata: Mutex::new(BTreeMap::new()),
-                exemplars: Mutex::new(ExemplarRing::new(self.config.max_exemplars_per_tenant)),
-            })
-        });
+        let t = tenants
+            .entry(tenant.clone())
+            .or_insert_with(|| Arc::new(self.new_tenant()));
         Arc::clone(t)
     }
 
@@ -261,18 +304,21 @@ impl TenantReader {
         let Some(t) = &self.tenant else {
             return Vec::new();
         };
-        let mut set: BTreeSet<Labels> = BTreeSet::new();
-        {
-            let frozen = t.frozen.read();
-            set.extend(t.head.series(matchers, start_ms, end_ms));
-            for part in frozen.iter() {
-                for s in part.iter() {
-                    let selected =
-                        matchers.is_empty() || matchers.iter().any(|m| matches(m, &s.labels));
-                    if selected && chunks_have_samples(&s.chunks, start_ms, end_ms) {
-                        set.insert(s.labels.clone());
-                    }
+        let (head, parts) = t.snapshot(|head| head.series(matchers, start_ms, end_ms));
+        let mut set: BTreeSet<Labels> = head.into_iter().collect();
+        for part in &parts.frozen {
+            for s in part.iter() {
+                let selected =
+                    matchers.is_empty() || matchers.iter().any(|m| matches(m, &s.labels));
+                if selected && chunks_have_samples(&s.chunks, start_ms, end_ms) {
+                    set.insert(s.labels.clone());
                 }
+            }
+        }
+        for b in overlapping(&parts.blocks, start_ms, end_ms) {
+            match b.series(matchers, start_ms, end_ms) {
+                Ok(found) => set.extend(found),
+                Err(err) => report_block_error(b, &err),
             }
         }
         let take = if limit == 0 { usize::MAX } else { limit };
@@ -321,6 +367,7 @@ impl Queryable for TenantReader {
         let Some(t) = &self.tenant else {
             return Vec::new();
         };
+        let (head, parts) = t.snapshot(|head| head.select(matchers, start_ms, end_ms));
         // Older sources first: on equal timestamps the later (newer) one wins.
         let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
         let mut add = |labels: Labels, samples: Vec<(i64, f64)>| {
@@ -332,8 +379,13 @@ impl Queryable for TenantReader {
                 None => merged.insert(labels, samples),
             };
         };
-        let frozen = t.frozen.read();
-        for part in frozen.iter() {
+        for b in overlapping(&parts.blocks, start_ms, end_ms) {
+            match b.select(matchers, start_ms, end_ms) {
+                Ok(found) => found.into_iter().for_each(|s| add(s.labels, s.samples)),
+                Err(err) => report_block_error(b, &err),
+            }
+        }
+        for part in &parts.frozen {
             for s in part.iter().filter(|s| matches(matchers, &s.labels)) {
                 let samples: Vec<(i64, f64)> = s
                     .chunks
@@ -346,15 +398,35 @@ impl Queryable for TenantReader {
                 add(s.labels.clone(), samples);
             }
         }
-        for s in t.head.select(matchers, start_ms, end_ms) {
+        for s in head {
             add(s.labels, s.samples);
         }
-        drop(frozen);
         merged
             .into_iter()
             .map(|(labels, samples)| SeriesData { labels, samples })
             .collect()
     }
+}
+
+impl Tenant {
+    /// Reads the head with `read` and copies the list of frozen parts and blocks, under the
+    /// parts lock: a freeze or block swap cannot happen in between.
+    fn snapshot<T>(&self, read: impl FnOnce(&Head) -> T) -> (T, Parts) {
+        let parts = self.parts.read();
+        (read(&self.head), parts.clone())
+    }
+}
+
+/// Blocks whose time range overlaps `[start, end]`.
+fn overlapping(blocks: &[Arc<Block>], start: i64, end: i64) -> impl Iterator<Item = &Arc<Block>> {
+    blocks
+        .iter()
+        .filter(move |b| b.meta().min_time <= end && b.meta().max_time >= start)
+}
+
+/// A block that fails to read answers without its data; the failure is logged.
+fn report_block_error(block: &Block, err: &crate::block::BlockError) {
+    tracing::error!(block = %block.dir().display(), %err, "reading a metric block failed; its data is missing from this answer");
 }
 
 struct StoreSnapshot(std::sync::Weak<MetricStore>);
@@ -364,7 +436,7 @@ impl SnapshotSource for StoreSnapshot {
         let Some(store) = self.0.upgrade() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
+        let mut out = store.block_samples();
         for (tenant, t) in store.tenants.read().iter() {
             let labels = vec![("tenant".to_string(), tenant.to_string())];
             let st = t.head.stats();

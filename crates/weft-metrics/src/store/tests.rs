@@ -117,11 +117,7 @@ fn frozen_parts_stay_visible_and_merge_with_the_head() {
     let store = MetricStore::new(MetricStoreConfig::default());
     let a = l(&[("__name__", "m"), ("i", "1")]);
     store.apply(&tenant(), &write(&a, &[(1000, 1.0), (2000, 2.0)]), false);
-    let t = store.tenant(&tenant());
-    {
-        let mut frozen = t.frozen.write();
-        frozen.push(Arc::new(t.head.freeze()));
-    }
+    store.freeze_heads();
     store.apply(&tenant(), &write(&a, &[(3000, 3.0)]), false);
     // Still ordered after the freeze: an older sample is refused.
     let out = store.apply(&tenant(), &write(&a, &[(1500, 1.5)]), false);
@@ -166,4 +162,153 @@ fn metadata_and_exemplars() {
     assert!(store
         .exemplars(&tenant(), &[name_eq("req_total")], 2000, 3000)
         .is_empty());
+}
+
+fn series_at(store: &MetricStore, name: &str) -> Vec<(i64, f64)> {
+    let got = store
+        .reader(&tenant())
+        .select(&name_eq(name), i64::MIN, i64::MAX);
+    assert!(got.len() <= 1);
+    got.into_iter()
+        .next()
+        .map(|s| s.samples)
+        .unwrap_or_default()
+}
+
+/// `n` samples per series at 15 s, starting at `t0`.
+fn fill(store: &MetricStore, names: &[&str], t0: i64, n: i64) {
+    for name in names {
+        let samples: Vec<(i64, f64)> = (0..n).map(|i| (t0 + i * 15_000, i as f64)).collect();
+        let out = store.apply(
+            &tenant(),
+            &write(&l(&[("__name__", name)]), &samples),
+            false,
+        );
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    }
+}
+
+#[test]
+fn cut_writes_blocks_that_reopen_with_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    fill(&store, &["a", "b"], 0, 300);
+    store.freeze_heads();
+    assert_eq!(store.write_frozen(7).unwrap(), 1);
+    assert_eq!(store.wal_checkpoint(), 7);
+    // New samples go to the head; queries merge block and head.
+    fill(&store, &["a"], 300 * 15_000, 10);
+    assert_eq!(series_at(&store, "a").len(), 310);
+    // Order is still enforced across the cut.
+    let out = store.apply(
+        &tenant(),
+        &write(&l(&[("__name__", "a")]), &[(0, 5.0)]),
+        false,
+    );
+    assert_eq!(out.rejected[0].reason, "out_of_order");
+    let r = store.reader(&tenant());
+    assert_eq!(
+        r.label_values("__name__", &[], i64::MIN, i64::MAX),
+        vec!["a", "b"]
+    );
+    drop(store);
+
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    assert_eq!(store.wal_checkpoint(), 7);
+    let b = series_at(&store, "b");
+    assert_eq!(b.len(), 300);
+    assert_eq!(b[299], (299 * 15_000, 299.0));
+}
+
+#[test]
+fn compaction_merges_blocks_without_changing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    // Three cuts within one 2h range, a fourth in the next range (so the first is over).
+    for (i, t0) in [0, 1_800_000, 3_600_000, 7_300_000].into_iter().enumerate() {
+        fill(&store, &["a", "b"], t0, 100);
+        store.freeze_heads();
+        store.write_frozen(i as u64 + 1).unwrap();
+    }
+    let before = (series_at(&store, "a"), series_at(&store, "b"));
+    let blocks_before = store.tenant(&tenant()).parts.read().blocks.len();
+    let merged = store.compact().unwrap();
+    let blocks_after = store.tenant(&tenant()).parts.read().blocks.len();
+    assert!(merged >= 2, "merged {merged}");
+    assert!(blocks_after < blocks_before);
+    assert_eq!((series_at(&store, "a"), series_at(&store, "b")), before);
+    // The inputs' directories are gone; the store reopens to the same answers.
+    drop(store);
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    assert_eq!(
+        store.tenant(&tenant()).parts.read().blocks.len(),
+        blocks_after
+    );
+    assert_eq!((series_at(&store, "a"), series_at(&store, "b")), before);
+}
+
+#[test]
+fn retention_by_age_and_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = MetricStoreConfig {
+        retention: Duration::from_secs(3600),
+        ..MetricStoreConfig::default()
+    };
+    let store = MetricStore::open(dir.path(), cfg).unwrap();
+    fill(&store, &["old"], 0, 10);
+    store.freeze_heads();
+    store.write_frozen(1).unwrap();
+    fill(&store, &["new"], 10_000_000, 10);
+    store.freeze_heads();
+    store.write_frozen(2).unwrap();
+    // "now" is 1h after the old block's end but not the new one's.
+    assert_eq!(store.enforce_retention(135_000 + 3_600_001, 0), 1);
+    assert!(series_at(&store, "old").is_empty());
+    assert_eq!(series_at(&store, "new").len(), 10);
+
+    let cfg = MetricStoreConfig {
+        max_bytes: bytesize::ByteSize::b(1),
+        ..MetricStoreConfig::default()
+    };
+    let store = MetricStore::open(dir.path(), cfg).unwrap();
+    assert!(store.block_bytes() > 0);
+    assert_eq!(store.enforce_retention(0, 0), 1);
+    assert_eq!(store.block_bytes(), 0);
+    let text: Vec<_> = store
+        .block_samples()
+        .into_iter()
+        .map(|s| (s.name, s.value))
+        .collect();
+    assert!(
+        text.contains(&("metric_retention_dropped_samples", 10.0)),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn corrupt_blocks_are_moved_aside_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    fill(&store, &["a"], 0, 10);
+    store.freeze_heads();
+    store.write_frozen(1).unwrap();
+    let block_dir = store.tenant(&tenant()).parts.read().blocks[0]
+        .dir()
+        .to_path_buf();
+    drop(store);
+    let index = block_dir.join("index");
+    let mut bytes = std::fs::read(&index).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&index, bytes).unwrap();
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    assert!(series_at(&store, "a").is_empty());
+    let names: Vec<String> = std::fs::read_dir(block_dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with(".corrupt-")),
+        "{names:?}"
+    );
 }
