@@ -23,6 +23,8 @@ python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
 { command -v cc >/dev/null && command -v make >/dev/null; } || need_apt+=(build-essential)
 # Reference server for tests/e2e/test_promql_differential.py (Debian's prometheus, 2.42 on bookworm).
 { [ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null; } || need_apt+=(prometheus)
+# The seed's Node.js prom-client service, scraped by tests/e2e/test_scrape.py.
+{ command -v node >/dev/null && command -v npm >/dev/null; } || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -35,6 +37,9 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+step "node test dependencies"
+npm ci --prefix tests/e2e/apps/promclient --no-audit --no-fund --loglevel=error
 
 step "formatting and lints"
 cargo fmt --all -- --check
@@ -49,6 +54,6 @@ if [ "$fuzz_seconds" != 0 ]; then
   scripts/fuzz.sh "$fuzz_seconds"
 fi
 
-step "end-to-end tests (OpenTelemetry Python SDK against weft)"
+step "end-to-end tests (OpenTelemetry SDK, Prometheus 2.42, prom-client against weft)"
 cargo build -p weft
 WEFT_BIN="$root/target/debug/weft" "$venv/bin/python" -m pytest tests/e2e -q -p no:cacheprovider

@@ -29,10 +29,15 @@ pub use error::ApiError;
 pub type FlushFn =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// The scrape manager's `/api/v1/targets` data, as JSON (`activeTargets`, `droppedTargets`).
+pub type TargetsFn = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// What the query handlers share.
 pub struct AppState {
     pub traces: Arc<TraceStore>,
     pub metric_store: Arc<MetricStore>,
+    /// Scrape target status; `None` when nothing is scraped.
+    pub targets: Option<TargetsFn>,
     pub tenants: TenantPolicy,
     pub metrics: Arc<SelfMetrics>,
     pub flush: FlushFn,
@@ -70,6 +75,7 @@ fn prometheus_routes() -> Router<Arc<AppState>> {
         )
         .route("/api/v1/rules", get(h::rules))
         .route("/api/v1/alerts", get(h::alerts))
+        .route("/api/v1/targets", get(h::targets))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
 }
 

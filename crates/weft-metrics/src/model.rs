@@ -49,6 +49,20 @@ impl MetricType {
         }
     }
 
+    /// From Prometheus' spelling (`untyped` reads as unknown, as Prometheus does).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "counter" => Self::Counter,
+            "gauge" => Self::Gauge,
+            "histogram" => Self::Histogram,
+            "gaugehistogram" => Self::GaugeHistogram,
+            "summary" => Self::Summary,
+            "info" => Self::Info,
+            "stateset" => Self::StateSet,
+            _ => Self::Unknown,
+        }
+    }
+
     /// Stable one-byte code for the WAL.
     pub fn code(self) -> u8 {
         self as u8

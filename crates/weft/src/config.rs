@@ -12,6 +12,7 @@ use figment::Figment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use weft_metrics::store::MetricStoreConfig;
+use weft_scrape::ScrapeConfigFile;
 use weft_traces::TraceStoreConfig;
 
 /// Weft's configuration file.
@@ -34,6 +35,12 @@ pub struct Config {
     pub traces: TraceStoreConfig,
     /// The metric store (Prometheus remote write, OTLP metrics, PromQL).
     pub metrics: MetricStoreConfig,
+    /// Targets to scrape, in Prometheus' own syntax: `global` (`scrape_interval`,
+    /// `scrape_timeout`) and `scrape_configs` (static and file service discovery,
+    /// relabeling, auth, TLS, limits), exactly as in a `prometheus.yml`. Relative file paths
+    /// are relative to the config file.
+    #[schemars(with = "serde_json::Value")]
+    pub scrape: ScrapeConfigFile,
 }
 
 impl Default for Config {
@@ -47,6 +54,7 @@ impl Default for Config {
             tenancy: TenancyConfig::default(),
             traces: TraceStoreConfig::default(),
             metrics: MetricStoreConfig::default(),
+            scrape: ScrapeConfigFile::default(),
         }
     }
 }
@@ -258,7 +266,16 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Config
     }
     figment = figment.merge(config_env());
     figment = merge_flags(figment, flags);
-    figment.extract().map_err(describe)
+    let mut cfg: Config = figment.extract().map_err(describe)?;
+    cfg.scrape
+        .validate()
+        .map_err(|e| ConfigError(format!("invalid configuration at key `scrape`: {e}")))?;
+    let base = file
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    cfg.scrape.resolve_paths(base);
+    Ok(cfg)
 }
 
 /// `WEFT_*` variables that name a configuration section or key. Other `WEFT_*` variables

@@ -13,6 +13,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod config;
 mod reference;
+mod scraping;
 mod serve;
 
 use std::path::PathBuf;

@@ -20,6 +20,8 @@ use weft_traces::TraceStore;
 use weft_wal::Wal;
 
 use crate::config::Config;
+use crate::scraping::{self, ScrapeSnapshot, ScrapeWriter};
+use weft_scrape::{ManagerOptions, ScrapeManager};
 
 /// Runs the server until SIGTERM/SIGINT, then shuts down in order.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
@@ -99,10 +101,14 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             .run_maintenance(cfg.metrics.maintenance_interval, shutdown_rx.clone()),
     );
 
+    let scrape = start_scraping(&cfg, &metric_pipeline, &metrics, shutdown_rx.clone())?;
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = Arc::new(AppState {
         traces,
         metric_store,
+        targets: scrape
+            .clone()
+            .map(|m| -> weft_api::TargetsFn { Arc::new(move || scraping::targets_json(&m)) }),
         tenants: tenants.clone(),
         metrics: metrics.clone(),
         flush: flush_fn(pipeline.clone(), metric_pipeline.clone()),
@@ -163,6 +169,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     drain(servers, cfg.server.shutdown_grace).await;
     let _ = maintenance.await;
     let _ = metric_maintenance.await;
+    if let Some(scrape) = &scrape {
+        scrape.stopped().await;
+    }
     let traces_closed = pipeline
         .shutdown()
         .await
@@ -175,6 +184,28 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     metrics_closed?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Starts the scrape manager when `scrape_configs` are configured.
+fn start_scraping(
+    cfg: &Config,
+    pipeline: &Arc<MetricPipeline>,
+    metrics: &Arc<SelfMetrics>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<ScrapeManager<ScrapeWriter>>> {
+    if cfg.scrape.scrape_configs.is_empty() {
+        return Ok(None);
+    }
+    let manager = ScrapeManager::start(
+        &cfg.scrape,
+        Arc::new(ScrapeWriter(pipeline.clone())),
+        shutdown,
+        ManagerOptions::default(),
+    )
+    .context("starting the scrape manager")?;
+    metrics.register_source(Arc::new(ScrapeSnapshot(manager.clone())));
+    tracing::info!(jobs = cfg.scrape.scrape_configs.len(), "scraping started");
+    Ok(Some(manager))
 }
 
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

@@ -469,6 +469,27 @@ pub async fn rules() -> Response {
     PromSuccess::new(r#"{"groups":[]}"#.to_string()).into_response()
 }
 
+/// `GET /api/v1/targets`: the scrape targets (`state=active|dropped|any`).
+pub async fn targets(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    let form = FormValues::parse(uri.query(), None);
+    let json = state.targets.as_ref().map(|f| f()).unwrap_or_default();
+    let mut data: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    if !data.is_object() {
+        data = serde_json::json!({});
+    }
+    for key in ["activeTargets", "droppedTargets"] {
+        if data.get(key).is_none() {
+            data[key] = serde_json::json!([]);
+        }
+    }
+    match form.get("state").unwrap_or("any") {
+        "active" => data["droppedTargets"] = serde_json::json!([]),
+        "dropped" => data["activeTargets"] = serde_json::json!([]),
+        _ => {}
+    }
+    respond(PromSuccess::from_serialize(&data))
+}
+
 /// `GET /api/v1/alerts`: none.
 pub async fn alerts() -> Response {
     PromSuccess::new(r#"{"alerts":[]}"#.to_string()).into_response()
