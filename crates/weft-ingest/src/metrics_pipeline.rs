@@ -25,7 +25,7 @@ use weft_metrics::model::MetricWrite;
 use weft_metrics::store::{MetricStore, Rejection};
 use weft_wal::{Position, Wal, WalError, WalOptions};
 
-use crate::pipeline::{unavailable, wal_error, wal_reason};
+use crate::pipeline::{maintenance_loop, unavailable, wal_error, wal_reason};
 use crate::record::{self, WalRecord};
 use crate::IngestError;
 
@@ -238,22 +238,12 @@ impl MetricPipeline {
     pub async fn run_maintenance(
         self: Arc<Self>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut last_full = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = self.cut_now.notified() => {}
-                _ = shutdown.changed() => return,
-            }
-            let full = last_full.elapsed() >= interval;
-            if full {
-                last_full = tokio::time::Instant::now();
-            }
-            self.maintain(full).await;
-        }
+        maintenance_loop(interval, &self.cut_now, shutdown, |full| {
+            self.maintain(full)
+        })
+        .await
     }
 
     /// Ordered shutdown: refuse new writes, wait for in-flight ones, cut the heads into

@@ -16,7 +16,7 @@ use weft_core::otlp::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use weft_core::tenant::TenantPolicy;
-use weft_core::TENANT_HEADER;
+use weft_core::{TenantId, TENANT_HEADER};
 
 use crate::decode::{decode_message, decompress, encode_message, Encoding};
 use crate::otlp_metrics::TranslateOptions;
@@ -46,39 +46,81 @@ pub fn router(receiver: Arc<HttpReceiver>) -> Router {
         .with_state(receiver)
 }
 
+/// The OTLP signals this receiver stores.
+#[derive(Clone, Copy)]
+enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+}
+
 async fn traces(
     State(receiver): State<Arc<HttpReceiver>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let encoding = match Encoding::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
+    export(&receiver, &headers, body, Signal::Traces).await
+}
+
+async fn metrics(
+    State(receiver): State<Arc<HttpReceiver>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    export(&receiver, &headers, body, Signal::Metrics).await
+}
+
+/// Content type, body limit, tenant, decompression — then the signal's export; every error
+/// becomes an OTLP status in the request's encoding.
+async fn export(
+    receiver: &HttpReceiver,
+    headers: &HeaderMap,
+    body: Body,
+    signal: Signal,
+) -> Response {
+    let encoding = match Encoding::from_content_type(header_str(headers, header::CONTENT_TYPE)) {
         Ok(encoding) => encoding,
-        Err(err) => return error_response(&receiver, "traces", &err, Encoding::Protobuf),
+        Err(err) => return error_response(receiver, signal.name(), &err, Encoding::Protobuf),
     };
-    let body = match read_body(body, receiver.max_message_bytes).await {
-        Ok(body) => body,
-        Err(err) => return error_response(&receiver, "traces", &err, encoding),
+    let result = async {
+        let body = read_body(body, receiver.max_message_bytes).await?;
+        let tenant = receiver
+            .tenants
+            .resolve(header_str(headers, TENANT_HEADER))?;
+        let raw = decompress(
+            &body,
+            header_str(headers, header::CONTENT_ENCODING),
+            receiver.max_message_bytes,
+        )?;
+        match signal {
+            Signal::Traces => export_traces(receiver, &tenant, raw, encoding)
+                .await
+                .map(|r| ok_response(&r, encoding)),
+            Signal::Metrics => export_metrics(receiver, &tenant, &raw, encoding)
+                .await
+                .map(|r| ok_response(&r, encoding)),
+        }
     };
-    match export_traces(&receiver, &headers, &body, encoding).await {
-        Ok(response) => ok_response(&response, encoding),
-        Err(err) => error_response(&receiver, "traces", &err, encoding),
+    match result.await {
+        Ok(response) => response,
+        Err(err) => error_response(receiver, signal.name(), &err, encoding),
     }
 }
 
 async fn export_traces(
     receiver: &HttpReceiver,
-    headers: &HeaderMap,
-    body: &[u8],
+    tenant: &TenantId,
+    raw: Vec<u8>,
     encoding: Encoding,
 ) -> Result<ExportTraceServiceResponse, IngestError> {
-    let tenant = receiver
-        .tenants
-        .resolve(header_str(headers, TENANT_HEADER))?;
-    let raw = decompress(
-        body,
-        header_str(headers, header::CONTENT_ENCODING),
-        receiver.max_message_bytes,
-    )?;
     let body = match encoding {
         Encoding::Protobuf => Bytes::from(raw),
         Encoding::Json => {
@@ -90,54 +132,24 @@ async fn export_traces(
             Bytes::from(prost::Message::encode_to_vec(&request))
         }
     };
-    let outcome = receiver
-        .pipeline
-        .write_traces(&tenant, body, "http")
-        .await?;
+    let outcome = receiver.pipeline.write_traces(tenant, body, "http").await?;
     Ok(trace_response(outcome.rejected, outcome.message))
-}
-
-async fn metrics(
-    State(receiver): State<Arc<HttpReceiver>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let encoding = match Encoding::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
-        Ok(encoding) => encoding,
-        Err(err) => return error_response(&receiver, "metrics", &err, Encoding::Protobuf),
-    };
-    let body = match read_body(body, receiver.max_message_bytes).await {
-        Ok(body) => body,
-        Err(err) => return error_response(&receiver, "metrics", &err, encoding),
-    };
-    match export_metrics(&receiver, &headers, &body, encoding).await {
-        Ok(response) => ok_response(&response, encoding),
-        Err(err) => error_response(&receiver, "metrics", &err, encoding),
-    }
 }
 
 async fn export_metrics(
     receiver: &HttpReceiver,
-    headers: &HeaderMap,
-    body: &[u8],
+    tenant: &TenantId,
+    raw: &[u8],
     encoding: Encoding,
 ) -> Result<ExportMetricsServiceResponse, IngestError> {
-    let tenant = receiver
-        .tenants
-        .resolve(header_str(headers, TENANT_HEADER))?;
-    let raw = decompress(
-        body,
-        header_str(headers, header::CONTENT_ENCODING),
-        receiver.max_message_bytes,
-    )?;
     let request: ExportMetricsServiceRequest =
-        decode_message(&raw, encoding, "ExportMetricsServiceRequest")?;
+        decode_message(raw, encoding, "ExportMetricsServiceRequest")?;
     if encoding == Encoding::Json && request.resource_metrics.is_empty() {
-        reject_snake_case_json(&raw, "resource_metrics", "resourceMetrics")?;
+        reject_snake_case_json(raw, "resource_metrics", "resourceMetrics")?;
     }
     crate::otlp_metrics::export(
         &receiver.metrics,
-        &tenant,
+        tenant,
         &request,
         &receiver.translate,
         "http",

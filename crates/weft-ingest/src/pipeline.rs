@@ -283,22 +283,12 @@ impl Pipeline {
     pub async fn run_maintenance(
         self: Arc<Self>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut last_full = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = self.cut_now.notified() => {}
-                _ = shutdown.changed() => return,
-            }
-            let full = last_full.elapsed() >= interval;
-            if full {
-                last_full = tokio::time::Instant::now();
-            }
-            self.maintain(full).await;
-        }
+        maintenance_loop(interval, &self.cut_now, shutdown, |full| {
+            self.maintain(full)
+        })
+        .await
     }
 
     /// Ordered shutdown: refuse new writes, wait for in-flight ones, cut the heads into
@@ -309,6 +299,33 @@ impl Pipeline {
         let cut_result = self.cut().await;
         self.wal.close().await.map_err(wal_error)?;
         cut_result
+    }
+}
+
+/// Calls `round` every second (and when `wake` is notified) until `shutdown` flips to true;
+/// `round(true)` at most once per `interval` for the heavier work (compaction, retention).
+pub(crate) async fn maintenance_loop<F, Fut>(
+    interval: Duration,
+    wake: &tokio::sync::Notify,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut round: F,
+) where
+    F: FnMut(bool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_full = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = wake.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        let full = last_full.elapsed() >= interval;
+        if full {
+            last_full = tokio::time::Instant::now();
+        }
+        round(full).await;
     }
 }
 

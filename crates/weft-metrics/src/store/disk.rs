@@ -80,6 +80,15 @@ impl MetricStore {
         Ok(Arc::new(store))
     }
 
+    /// Every tenant, copied out of the map so no lock is held while working on them.
+    fn tenant_list(&self) -> Vec<(TenantId, Arc<Tenant>)> {
+        let tenants = self.tenants.read();
+        tenants
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The first WAL segment whose records are not all in blocks (replay starts there).
     pub fn wal_checkpoint(&self) -> u64 {
         self.checkpoint.load(Ordering::Acquire)
@@ -100,7 +109,7 @@ impl MetricStore {
     /// frozen data is exactly what the closed segments hold.
     pub fn freeze_heads(&self) {
         *self.last_cut.lock() = Instant::now();
-        let tenants: Vec<Arc<Tenant>> = self.tenants.read().values().cloned().collect();
+        let tenants: Vec<Arc<Tenant>> = self.tenant_list().into_iter().map(|(_, t)| t).collect();
         for t in tenants {
             let mut parts = t.parts.write();
             let frozen = t.head.freeze();
@@ -116,12 +125,7 @@ impl MetricStore {
     pub fn write_frozen(&self, wal_segment: u64) -> Result<usize, MetricStoreError> {
         let root = self.root.clone().ok_or(MetricStoreError::NoDirectory)?;
         let _one = self.maintenance.lock();
-        let tenants: Vec<(TenantId, Arc<Tenant>)> = self
-            .tenants
-            .read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let tenants = self.tenant_list();
         let mut written = 0;
         for (tenant, t) in tenants {
             let parts: Vec<Arc<FrozenPart>> = t.parts.read().frozen.clone();
@@ -149,12 +153,7 @@ impl MetricStore {
         };
         let _one = self.maintenance.lock();
         let mut merged = 0;
-        let tenants: Vec<(TenantId, Arc<Tenant>)> = self
-            .tenants
-            .read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let tenants = self.tenant_list();
         for (tenant, t) in tenants {
             merged += compact_tenant(&root.join(tenant.as_str()), &t)?;
         }
@@ -182,7 +181,7 @@ impl MetricStore {
     }
 
     fn oldest_block(&self) -> Option<Arc<Block>> {
-        let tenants: Vec<Arc<Tenant>> = self.tenants.read().values().cloned().collect();
+        let tenants: Vec<Arc<Tenant>> = self.tenant_list().into_iter().map(|(_, t)| t).collect();
         tenants
             .iter()
             .flat_map(|t| t.parts.read().blocks.clone())
@@ -195,7 +194,7 @@ impl MetricStore {
         reason: &'static str,
         doomed: impl Fn(&Arc<Block>) -> bool,
     ) -> usize {
-        let tenants: Vec<Arc<Tenant>> = self.tenants.read().values().cloned().collect();
+        let tenants: Vec<Arc<Tenant>> = self.tenant_list().into_iter().map(|(_, t)| t).collect();
         let mut removed = Vec::new();
         for t in tenants {
             let mut parts = t.parts.write();
@@ -212,7 +211,7 @@ impl MetricStore {
 
     /// Bytes of all blocks of all tenants.
     pub fn block_bytes(&self) -> u64 {
-        let tenants: Vec<Arc<Tenant>> = self.tenants.read().values().cloned().collect();
+        let tenants: Vec<Arc<Tenant>> = self.tenant_list().into_iter().map(|(_, t)| t).collect();
         tenants
             .iter()
             .flat_map(|t| t.parts.read().blocks.clone())
