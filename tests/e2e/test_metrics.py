@@ -18,6 +18,7 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
 
 from promql_diff.harness import PrometheusProcess
 from promql_diff.remote_write import HEADERS, encode_write_request, snappy_block
@@ -235,8 +236,11 @@ def test_otel_sdk_metrics_are_named_by_the_compatibility_rules(weft, transport):
     latency = meter.create_histogram("http.server.duration", unit="ms")
     orders.add(3, {"payment": "card"})
     orders.add(2, {"payment": "cash"})
-    for v in (5, 20, 120):
-        latency.record(v, {"http.route": "/pay"})
+    tracer = TracerProvider().get_tracer("e2e")
+    with tracer.start_as_current_span("pay") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        for v in (5, 20, 120):
+            latency.record(v, {"http.route": "/pay"})
     assert reader.force_flush(timeout_millis=10_000)
     provider.shutdown()
     t = time.time()
@@ -253,6 +257,12 @@ def test_otel_sdk_metrics_are_named_by_the_compatibility_rules(weft, transport):
     assert buckets[0]["value"][1] == "3"
     md = weft.session.get(weft.url + "/api/v1/metadata", params={"metric": "orders_placed_total"}, timeout=10).json()
     assert md["data"]["orders_placed_total"][0]["type"] == "counter"
+    # Exemplars recorded inside a sampled span carry its trace ID (Grafana links them).
+    r = weft.session.get(weft.url + "/api/v1/query_exemplars", timeout=10, params={
+        "query": "http_server_duration_milliseconds_bucket", "start": str(t - 600), "end": str(t + 60)})
+    groups = r.json()["data"]
+    found = [e for g in groups for e in g["exemplars"]]
+    assert found and all(e["labels"]["trace_id"] == trace_id for e in found), groups
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,6 +92,10 @@ pub struct PromSeries {
     pub labels: Labels,
     /// `(timestamp in ms, value)`.
     pub samples: Vec<(i64, f64)>,
+    /// Exemplars (trace and span IDs as `trace_id`/`span_id` labels) attached to the series:
+    /// for sums, the series itself; for histograms, the bucket whose bound first covers the
+    /// exemplar's value, as Prometheus' OTLP receiver does.
+    pub exemplars: Vec<weft_metrics::model::Exemplar>,
 }
 
 /// The result of [`translate`].
@@ -145,6 +149,34 @@ pub async fn export(
     })
 }
 
+/// An OTLP exemplar as a Prometheus one: its filtered attributes plus `trace_id`/`span_id`
+/// (lowercase hex) as labels.
+fn exemplar(
+    e: &weft_core::otlp::metrics::v1::Exemplar,
+    utf8: bool,
+) -> weft_metrics::model::Exemplar {
+    use weft_core::otlp::metrics::v1::exemplar;
+    let mut l = LabelSet::default();
+    l.add_attributes(&e.filtered_attributes, utf8);
+    if !e.trace_id.is_empty() {
+        l.set("trace_id", hex::encode(&e.trace_id));
+    }
+    if !e.span_id.is_empty() {
+        l.set("span_id", hex::encode(&e.span_id));
+    }
+    let value = match e.value {
+        Some(exemplar::Value::AsDouble(d)) => d,
+        Some(exemplar::Value::AsInt(i)) => i as f64,
+        None => 0.0,
+    };
+    let pairs: Vec<(String, String)> = l.map.into_iter().collect();
+    weft_metrics::model::Exemplar {
+        labels: Labels::from_pairs(pairs).unwrap_or_default(),
+        value,
+        t_ms: ns_to_ms(e.time_unix_nano),
+    }
+}
+
 impl Translation {
     /// The series and metadata as the store's write model.
     pub fn into_metric_write(self) -> weft_metrics::model::MetricWrite {
@@ -156,7 +188,7 @@ impl Translation {
                 .map(|s| SeriesWrite {
                     labels: s.labels,
                     samples: s.samples,
-                    exemplars: Vec::new(),
+                    exemplars: s.exemplars,
                 })
                 .collect(),
             metadata: self
@@ -393,6 +425,7 @@ pub fn translate(request: &ExportMetricsServiceRequest, opts: &TranslateOptions)
             out.series.push(PromSeries {
                 labels: info.build("target_info", None),
                 samples: vec![(ts, 1.0)],
+                exemplars: Vec::new(),
             });
         }
     }
@@ -418,7 +451,15 @@ impl MetricTranslator<'_> {
         self.out.series.push(PromSeries {
             labels,
             samples: vec![(ts, value)],
+            exemplars: Vec::new(),
         });
+    }
+
+    /// Attaches exemplars to the series pushed last.
+    fn attach_exemplars(&mut self, exemplars: Vec<weft_metrics::model::Exemplar>) {
+        if let Some(last) = self.out.series.last_mut() {
+            last.exemplars.extend(exemplars);
+        }
     }
 
     fn point_labels(&self, attrs: &[KeyValue]) -> LabelSet {
@@ -537,6 +578,12 @@ impl MetricTranslator<'_> {
             }
         };
         self.push(labels.build(family, None), ts, value);
+        self.attach_exemplars(
+            p.exemplars
+                .iter()
+                .map(|e| exemplar(e, self.opts.utf8_names))
+                .collect(),
+        );
         if counter {
             let base = family.strip_suffix("_total").unwrap_or(family);
             self.created(&labels, base, p.start_time_unix_nano, ts);
@@ -569,6 +616,14 @@ impl MetricTranslator<'_> {
             val(p.count as f64),
         );
         let bucket = format!("{family}_bucket");
+        let mut exemplars: Vec<(f64, weft_metrics::model::Exemplar)> = p
+            .exemplars
+            .iter()
+            .map(|e| {
+                let ex = exemplar(e, self.opts.utf8_names);
+                (ex.value, ex)
+            })
+            .collect();
         let mut cumulative: u64 = 0;
         for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
             cumulative = cumulative.saturating_add(*count);
@@ -578,12 +633,17 @@ impl MetricTranslator<'_> {
                 ts,
                 val(cumulative as f64),
             );
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                exemplars.into_iter().partition(|(v, _)| v <= bound);
+            exemplars = rest;
+            self.attach_exemplars(mine.into_iter().map(|(_, e)| e).collect());
         }
         self.push(
             labels.build(&bucket, Some(("le", "+Inf"))),
             ts,
             val(p.count as f64),
         );
+        self.attach_exemplars(exemplars.into_iter().map(|(_, e)| e).collect());
         self.created(&labels, family, p.start_time_unix_nano, ts);
     }
 

@@ -370,6 +370,57 @@ fn histogram_buckets_are_cumulative_with_inf() {
 }
 
 #[test]
+fn exemplars_go_to_the_covering_bucket_with_trace_ids() {
+    let ex = |v: f64, trace: u8| weft_core::otlp::metrics::v1::Exemplar {
+        filtered_attributes: vec![kv("user", "u1")],
+        time_unix_nano: T_NS,
+        span_id: vec![0xab; 8],
+        trace_id: vec![trace; 16],
+        value: Some(weft_core::otlp::metrics::v1::exemplar::Value::AsDouble(v)),
+    };
+    let h = metric(
+        "lat",
+        "s",
+        metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                time_unix_nano: T_NS,
+                count: 3,
+                bucket_counts: vec![1, 1, 1],
+                explicit_bounds: vec![0.1, 1.0],
+                exemplars: vec![ex(0.05, 1), ex(0.5, 2), ex(7.0, 3)],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        }),
+    );
+    let t = translate(&request(vec![], vec![h]), &TranslateOptions::default());
+    let by_le = |le: &str| {
+        t.series
+            .iter()
+            .find(|s| s.labels.get("le") == Some(le))
+            .map(|s| s.exemplars.clone())
+            .unwrap()
+    };
+    let one = &by_le("0.1");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].value, 0.05);
+    assert_eq!(
+        one[0].labels.get("trace_id"),
+        Some("01".repeat(16).as_str())
+    );
+    assert_eq!(one[0].labels.get("span_id"), Some("ab".repeat(8).as_str()));
+    assert_eq!(one[0].labels.get("user"), Some("u1"));
+    assert_eq!(one[0].t_ms, (T_NS / 1_000_000) as i64);
+    assert_eq!(by_le("1")[0].value, 0.5);
+    assert_eq!(by_le("+Inf")[0].value, 7.0);
+    assert!(t
+        .series
+        .iter()
+        .filter(|s| s.labels.get("le").is_none())
+        .all(|s| s.exemplars.is_empty()));
+}
+
+#[test]
 fn histogram_without_sum_or_buckets_and_invalid_bucket_count() {
     let h = metric(
         "h",
