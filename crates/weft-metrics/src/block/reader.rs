@@ -155,6 +155,7 @@ impl Block {
                 out.push(SeriesData {
                     labels: self.index.labels(id),
                     samples,
+                    histograms: Vec::new(),
                 });
             }
         }

@@ -648,7 +648,11 @@ impl Queryable for Head {
             .into_iter()
             .filter_map(|(labels, s)| {
                 let samples = s.lock().samples_in(start_ms, end_ms);
-                (!samples.is_empty()).then_some(SeriesData { labels, samples })
+                (!samples.is_empty()).then_some(SeriesData {
+                    labels,
+                    samples,
+                    histograms: Vec::new(),
+                })
             })
             .collect()
     }

@@ -6,6 +6,8 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::eval::{labels_from, EvSample, Evaluator, Value};
+use super::histogram::FloatHistogram;
+use super::native;
 
 /// Grouping key of a sample: `by` keeps the listed labels, `without` drops them and the name.
 fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
@@ -118,7 +120,11 @@ pub(super) fn eval_aggregate(
                 .filter(|x| x.name != label)
                 .map(|x| (x.name.clone(), x.value.clone()))
                 .collect();
-            p.push((label.clone(), format_float(s.f)));
+            let value = match &s.h {
+                Some(h) => h.go_string(),
+                None => format_float(s.f),
+            };
+            p.push((label.clone(), value));
             let key = labels_from(p);
             let c = counts.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
@@ -130,6 +136,7 @@ pub(super) fn eval_aggregate(
             order
                 .into_iter()
                 .map(|l| EvSample {
+                    h: None,
                     f: counts[&l],
                     labels: l,
                     t,
@@ -152,7 +159,9 @@ pub(super) fn eval_aggregate(
                 samples: Vec::new(),
             }
         });
-        g.values.push(s.f);
+        if s.h.is_none() {
+            g.values.push(s.f);
+        }
         g.samples.push(s);
     }
 
@@ -174,6 +183,12 @@ pub(super) fn eval_aggregate(
                 };
                 let mut samples = g.samples;
                 if op != "limitk" {
+                    if samples.iter().any(|s| s.h.is_some()) {
+                        ev.info(format!(
+                            "PromQL info: ignored histogram in {op} aggregation"
+                        ));
+                        samples.retain(|s| s.h.is_none());
+                    }
                     let top = op == "topk";
                     // NaN sorts last for both topk and bottomk.
                     samples.sort_by(|x, y| {
@@ -247,6 +262,18 @@ pub(super) fn eval_aggregate(
         let Some(mut g) = groups.remove(&key) else {
             continue;
         };
+        // Delayed name removal: a group keyed by a to-be-dropped `__name__` keeps the mark.
+        let drop_name = g.samples.iter().any(|s| s.drop_name);
+        if g.samples.iter().any(|s| s.h.is_some()) {
+            match histogram_group(ev, &op, &g) {
+                GroupResult::Hist(h) => {
+                    out.push(EvSample::hist(g.labels, h, t, drop_name));
+                    continue;
+                }
+                GroupResult::Skip => continue,
+                GroupResult::Floats => {}
+            }
+        }
         let n = g.values.len() as f64;
         let v = match op.as_str() {
             "sum" => {
@@ -257,7 +284,7 @@ pub(super) fn eval_aggregate(
                 s + c
             }
             "avg" => avg(&g.values),
-            "count" => n,
+            "count" => g.samples.len() as f64,
             "group" => 1.0,
             "min" => g.values.iter().fold(
                 f64::NAN,
@@ -296,9 +323,8 @@ pub(super) fn eval_aggregate(
             "quantile" => quantile(q.unwrap_or(f64::NAN), &mut g.values),
             other => return Err(format!("unknown aggregation {other}")),
         };
-        // Delayed name removal: a group keyed by a to-be-dropped `__name__` keeps the mark.
-        let drop_name = g.samples.iter().any(|s| s.drop_name);
         out.push(EvSample {
+            h: None,
             labels: g.labels,
             f: v,
             t,
@@ -306,6 +332,58 @@ pub(super) fn eval_aggregate(
         });
     }
     Ok(Value::Vector(out))
+}
+
+/// What an aggregation does with a group holding histogram samples.
+enum GroupResult {
+    /// A histogram result (`sum`, `avg`).
+    Hist(FloatHistogram),
+    /// No result for the group.
+    Skip,
+    /// Aggregate the group's float samples (histograms ignored or counted).
+    Floats,
+}
+
+/// Prometheus' aggregation rules for groups with histograms: `sum`/`avg` add them up (and
+/// give nothing for a float/histogram mix), `count`/`group` count them, the others ignore them
+/// with an info.
+fn histogram_group(ev: &mut Evaluator, op: &str, g: &Group) -> GroupResult {
+    match op {
+        "sum" | "avg" => {
+            if !g.values.is_empty() {
+                ev.warn(
+                    "PromQL warning: encountered a mix of histograms and floats for aggregation"
+                        .into(),
+                );
+                return GroupResult::Skip;
+            }
+            let hs = g
+                .samples
+                .iter()
+                .filter_map(|s| s.h.as_deref().map(|h| (h, &s.labels)));
+            match native::sum_histograms(ev, hs) {
+                Some(mut h) => {
+                    if op == "avg" {
+                        h.div(g.samples.len() as f64);
+                    }
+                    h.compact();
+                    GroupResult::Hist(h)
+                }
+                None => GroupResult::Skip,
+            }
+        }
+        "count" | "group" => GroupResult::Floats,
+        _ => {
+            ev.info(format!(
+                "PromQL info: ignored histogram in {op} aggregation"
+            ));
+            if g.values.is_empty() {
+                GroupResult::Skip
+            } else {
+                GroupResult::Floats
+            }
+        }
+    }
 }
 
 /// Mean like Prometheus 3: Kahan sum divided by count, falling back to an incremental mean

@@ -7,6 +7,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::eval::{labels_from, EvSample, Evaluator, Value};
+use super::histogram::{CounterResetHint, FloatHistogram};
 
 fn is_comparison(op: &str) -> bool {
     matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
@@ -35,6 +36,142 @@ pub(super) fn elem_op(op: &str, l: f64, r: f64) -> Result<(f64, bool), String> {
         "<=" => (l, l <= r),
         _ => return Err(format!("operator {op:?} not allowed for float operations")),
     })
+}
+
+/// An annotation raised by an element-wise operation.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Annot {
+    Info(String),
+    Warn(String),
+}
+
+/// Outcome of one element-wise operation (Prometheus `vectorElemBinop`).
+#[derive(Clone, Debug)]
+pub(super) enum Elem {
+    /// A value (float, or histogram when `h` is set), whether to keep it, and an info to
+    /// report even when kept.
+    Value {
+        f: f64,
+        h: Option<FloatHistogram>,
+        keep: bool,
+        note: Option<Annot>,
+    },
+    /// No result for this pair; report the annotation.
+    Drop(Annot),
+}
+
+fn incompatible_types(op: &str, l: &str, r: &str) -> Elem {
+    Elem::Drop(Annot::Info(format!(
+        "PromQL info: incompatible sample types encountered for binary operator {op:?}: {l} {op} {r}"
+    )))
+}
+
+/// A float result without annotation.
+fn plain(f: f64, keep: bool) -> Elem {
+    Elem::Value {
+        f,
+        h: None,
+        keep,
+        note: None,
+    }
+}
+
+/// `lhs op rhs` where either side may be a histogram (Prometheus `vectorElemBinop`).
+pub(super) fn elem_binop(
+    op: &str,
+    lf: f64,
+    lh: Option<&FloatHistogram>,
+    rf: f64,
+    rh: Option<&FloatHistogram>,
+) -> Result<Elem, String> {
+    let hist = |mut h: FloatHistogram| {
+        h.compact();
+        Elem::Value {
+            f: 0.0,
+            h: Some(h),
+            keep: true,
+            note: None,
+        }
+    };
+    Ok(match (lh, rh) {
+        (None, None) => {
+            let (v, keep) = elem_op(op, lf, rf)?;
+            plain(v, keep)
+        }
+        (None, Some(r)) => match op {
+            "*" => {
+                let mut h = r.clone();
+                h.mul(lf);
+                hist(h)
+            }
+            _ => incompatible_types(op, "float", "histogram"),
+        },
+        (Some(l), None) => match op {
+            "*" => {
+                let mut h = l.clone();
+                h.mul(rf);
+                hist(h)
+            }
+            "/" => {
+                let mut h = l.clone();
+                h.div(rf);
+                hist(h)
+            }
+            _ => incompatible_types(op, "histogram", "float"),
+        },
+        (Some(l), Some(r)) => match op {
+            "+" | "-" => histogram_add_sub(op, l, r),
+            "==" | "!=" => Elem::Value {
+                f: 0.0,
+                h: Some(l.clone()),
+                keep: l.equals(r) == (op == "=="),
+                note: None,
+            },
+            _ => incompatible_types(op, "histogram", "histogram"),
+        },
+    })
+}
+
+/// Histogram `+`/`-` with Prometheus' annotations; a difference is a gauge.
+fn histogram_add_sub(op: &str, l: &FloatHistogram, r: &FloatHistogram) -> Elem {
+    let mut h = l.clone();
+    let add = op == "+";
+    let res = if add { h.add(r) } else { h.sub(r) };
+    let what = if add { "addition" } else { "subtraction" };
+    match res {
+        Err(_) => Elem::Drop(Annot::Warn(format!(
+            "PromQL warning: incompatible bucket layout encountered for binary operator {op}"
+        ))),
+        Ok(n) if n.counter_reset_collision => Elem::Drop(Annot::Warn(format!(
+            "PromQL warning: conflicting counter resets during histogram {what}"
+        ))),
+        Ok(n) => {
+            if !add {
+                h.hint = CounterResetHint::Gauge;
+            }
+            h.compact();
+            Elem::Value {
+                f: 0.0,
+                h: Some(h),
+                keep: true,
+                note: n.bounds_reconciled.then(|| {
+                    Annot::Info(format!(
+                        "PromQL info: mismatched custom buckets were reconciled during {what}"
+                    ))
+                }),
+            }
+        }
+    }
+}
+
+/// Reports annotations of element-wise operations.
+fn report(ev: &mut Evaluator, annots: Vec<Annot>) {
+    for a in annots {
+        match a {
+            Annot::Info(m) => ev.info(m),
+            Annot::Warn(m) => ev.warn(m),
+        }
+    }
 }
 
 struct Matching {
@@ -95,10 +232,14 @@ pub(super) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, t: i64) -> Result<
             }
         }
         (Value::Vector(v), Value::Scalar(s)) => {
-            vector_scalar(&op, v, s, false, return_bool, t).map(Value::Vector)
+            let (out, annots) = vector_scalar(&op, v, s, false, return_bool, t)?;
+            report(ev, annots);
+            Ok(Value::Vector(out))
         }
         (Value::Scalar(s), Value::Vector(v)) => {
-            vector_scalar(&op, v, s, true, return_bool, t).map(Value::Vector)
+            let (out, annots) = vector_scalar(&op, v, s, true, return_bool, t)?;
+            report(ev, annots);
+            Ok(Value::Vector(out))
         }
         (Value::Vector(l), Value::Vector(r)) => {
             let m = matching_of(b);
@@ -112,7 +253,9 @@ pub(super) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, t: i64) -> Result<
                         .as_ref()
                         .map(|md| (md.fill_values.lhs, md.fill_values.rhs))
                         .unwrap_or((None, None));
-                    vector_vector(&op, l, r, &m, fill, return_bool, t).map(Value::Vector)
+                    let (out, annots) = vector_vector(&op, l, r, &m, fill, return_bool, t)?;
+                    report(ev, annots);
+                    Ok(Value::Vector(out))
                 }
             }
         }
@@ -124,6 +267,9 @@ pub(super) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, t: i64) -> Result<
     }
 }
 
+/// Samples and annotations of a vector operation.
+type Outcome = (Vec<EvSample>, Vec<Annot>);
+
 fn vector_scalar(
     op: &str,
     v: Vec<EvSample>,
@@ -131,21 +277,40 @@ fn vector_scalar(
     swap: bool,
     return_bool: bool,
     t: i64,
-) -> Result<Vec<EvSample>, String> {
+) -> Result<Outcome, String> {
     let cmp = is_comparison(op);
     let mut out = Vec::with_capacity(v.len());
+    let mut annots = Vec::new();
     for x in v {
-        let (l, r) = if swap { (s, x.f) } else { (x.f, s) };
-        let (mut val, mut keep) = elem_op(op, l, r)?;
+        let xh = x.h.as_deref();
+        let res = if swap {
+            elem_binop(op, s, None, x.f, xh)?
+        } else {
+            elem_binop(op, x.f, xh, s, None)?
+        };
+        let (mut val, mut h, mut keep) = match res {
+            Elem::Drop(a) => {
+                annots.push(a);
+                continue;
+            }
+            Elem::Value { f, h, keep, note } => {
+                annots.extend(note);
+                (f, h, keep)
+            }
+        };
         if cmp && swap {
-            val = r;
+            // The vector element's value is the result, even on the right-hand side.
+            val = x.f;
+            h = x.h.map(|b| *b);
         }
         if return_bool {
             val = if keep { 1.0 } else { 0.0 };
+            h = None;
             keep = true;
         }
         if keep {
             out.push(EvSample {
+                h: h.map(Box::new),
                 drop_name: x.drop_name || drops_name(op) || return_bool,
                 labels: x.labels,
                 f: val,
@@ -153,7 +318,7 @@ fn vector_scalar(
             });
         }
     }
-    Ok(out)
+    Ok((out, annots))
 }
 
 fn and_unless(l: Vec<EvSample>, r: Vec<EvSample>, m: &Matching, and: bool) -> Vec<EvSample> {
@@ -212,12 +377,12 @@ fn vector_vector(
     fill: (Option<f64>, Option<f64>),
     return_bool: bool,
     t: i64,
-) -> Result<Vec<EvSample>, String> {
+) -> Result<Outcome, String> {
     let (fill_lhs, fill_rhs) = fill;
     if (l.is_empty() && r.is_empty())
         || ((l.is_empty() || r.is_empty()) && fill_lhs.is_none() && fill_rhs.is_none())
     {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let (swapped, include) = match &m.card {
         VectorMatchCardinality::OneToMany(ls) => (true, ls.labels.clone()),
@@ -249,13 +414,25 @@ fn vector_vector(
         matched_one: HashSet<Labels>,
         matched_many: HashMap<Labels, HashSet<Labels>>,
         out: Vec<EvSample>,
+        annots: Vec<Annot>,
     }
     let mut st = State::default();
     let do_op = |st: &mut State, ls: &EvSample, rs: &EvSample, sig: Labels| -> Result<(), String> {
-        let (fl, fr) = if swapped { (rs.f, ls.f) } else { (ls.f, rs.f) };
-        let (mut val, keep) = elem_op(op, fl, fr)?;
+        let (a, b) = if swapped { (rs, ls) } else { (ls, rs) };
+        let (mut val, mut h, keep) = match elem_binop(op, a.f, a.h.as_deref(), b.f, b.h.as_deref())?
+        {
+            Elem::Drop(an) => {
+                st.annots.push(an);
+                return Ok(());
+            }
+            Elem::Value { f, h, keep, note } => {
+                st.annots.extend(note);
+                (f, h, keep)
+            }
+        };
         if return_bool {
             val = if keep { 1.0 } else { 0.0 };
+            h = None;
         }
         let metric = result_metric(op, &ls.labels, &rs.labels, m, &include);
         if one_to_one {
@@ -274,6 +451,7 @@ fn vector_vector(
         }
         if keep || return_bool {
             st.out.push(EvSample {
+                h: h.map(Box::new),
                 labels: metric,
                 f: val,
                 t,
@@ -289,6 +467,7 @@ fn vector_vector(
             None => {
                 let Some(f) = fill_rhs else { continue };
                 let fake = EvSample {
+                    h: None,
                     labels: match_labels(&ls.labels, m),
                     f,
                     t,
@@ -310,6 +489,7 @@ fn vector_vector(
                 continue;
             }
             let fake = EvSample {
+                h: None,
                 labels: match_labels(&rs.labels, m),
                 f,
                 t,
@@ -318,5 +498,5 @@ fn vector_vector(
             do_op(&mut st, &fake, rs, sig)?;
         }
     }
-    Ok(st.out)
+    Ok((st.out, st.annots))
 }

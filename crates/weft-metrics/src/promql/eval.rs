@@ -9,13 +9,19 @@ use promql_parser::parser::{AtModifier, Expr, MatrixSelector, Offset, VectorSele
 use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::durexpr::{RangeMod, SMOOTHED_MARKER};
-use super::{is_stale_nan, Query, Queryable, DEFAULT_LOOKBACK_MS, DEFAULT_SUBQUERY_STEP_MS};
+use super::histogram::{CounterResetHint, FloatHistogram};
+use super::{
+    is_stale_nan, Query, Queryable, SeriesData, DEFAULT_LOOKBACK_MS, DEFAULT_SUBQUERY_STEP_MS,
+};
 
 /// One element of an instant vector during evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvSample {
     pub labels: Labels,
+    /// The float value (unused when `h` is set).
     pub f: f64,
+    /// A native histogram value; `None` for float samples.
+    pub h: Option<Box<FloatHistogram>>,
     /// The sample's own timestamp for raw selector output; the evaluation time otherwise.
     pub t: i64,
     /// Delayed `__name__` removal (Prometheus 3): drop the name when the result is returned.
@@ -26,8 +32,60 @@ pub struct EvSample {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvSeries {
     pub labels: Labels,
+    /// Float points, ascending by time.
     pub points: Vec<(i64, f64)>,
+    /// Histogram points, ascending by time.
+    pub hists: Vec<(i64, FloatHistogram)>,
     pub drop_name: bool,
+}
+
+impl EvSeries {
+    /// A series without points.
+    pub fn empty(labels: Labels) -> Self {
+        Self {
+            labels,
+            points: Vec::new(),
+            hists: Vec::new(),
+            drop_name: false,
+        }
+    }
+
+    /// True if the series has neither float nor histogram points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.hists.is_empty()
+    }
+
+    /// Appends one evaluated sample at `t`.
+    pub(super) fn push(&mut self, t: i64, s: EvSample) {
+        match s.h {
+            Some(h) => self.hists.push((t, *h)),
+            None => self.points.push((t, s.f)),
+        }
+    }
+}
+
+impl EvSample {
+    /// A float sample.
+    pub fn float(labels: Labels, f: f64, t: i64, drop_name: bool) -> Self {
+        Self {
+            labels,
+            f,
+            h: None,
+            t,
+            drop_name,
+        }
+    }
+
+    /// A histogram sample.
+    pub fn hist(labels: Labels, h: FloatHistogram, t: i64, drop_name: bool) -> Self {
+        Self {
+            labels,
+            f: 0.0,
+            h: Some(Box::new(h)),
+            t,
+            drop_name,
+        }
+    }
 }
 
 /// An evaluation result.
@@ -293,15 +351,21 @@ impl<'a> Evaluator<'a> {
         self.query_start = start;
         self.query_end = end;
         self.query_step = step;
-        let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut out: HashMap<Labels, EvSeries> = HashMap::new();
         let mut t = start;
         while t <= end {
             self.spend(1)?;
             match self.eval(expr, t)? {
-                Value::Scalar(v) => out.entry(Labels::default()).or_default().push((t, v)),
+                Value::Scalar(v) => out
+                    .entry(Labels::default())
+                    .or_insert_with(|| EvSeries::empty(Labels::default()))
+                    .points
+                    .push((t, v)),
                 Value::Vector(v) => {
                     for s in finish_vector(v)? {
-                        out.entry(s.labels).or_default().push((t, s.f));
+                        out.entry(s.labels.clone())
+                            .or_insert_with(|| EvSeries::empty(s.labels.clone()))
+                            .push(t, s);
                     }
                 }
                 other => {
@@ -313,14 +377,7 @@ impl<'a> Evaluator<'a> {
             }
             t += step;
         }
-        let mut series: Vec<EvSeries> = out
-            .into_iter()
-            .map(|(labels, points)| EvSeries {
-                labels,
-                points,
-                drop_name: false,
-            })
-            .collect();
+        let mut series: Vec<EvSeries> = out.into_values().collect();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(series)
     }
@@ -346,6 +403,10 @@ impl<'a> Evaluator<'a> {
                     v.into_iter()
                         .map(|s| EvSample {
                             f: -s.f,
+                            h: s.h.map(|mut h| {
+                                h.mul(-1.0);
+                                h
+                            }),
                             drop_name: true,
                             t,
                             ..s
@@ -375,7 +436,7 @@ impl<'a> Evaluator<'a> {
                     }
                 };
                 Ok(Value::Matrix(
-                    m.into_iter().filter(|s| !s.points.is_empty()).collect(),
+                    m.into_iter().filter(|s| !s.is_empty()).collect(),
                 ))
             }
             Expr::Subquery(sq) => {
@@ -429,7 +490,7 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(ms) => Ok(self
                 .select_matrix(&ms.vs, duration_ms(&ms.range), t)
                 .into_iter()
-                .filter(|s| !s.points.is_empty())
+                .filter(|s| !s.is_empty())
                 .collect()),
             _ => match self.eval(expr, t)? {
                 Value::Matrix(m) => Ok(m),
@@ -454,15 +515,8 @@ impl<'a> Evaluator<'a> {
         }
         let mut out = Vec::new();
         for s in self.storage.select(&matchers, r - self.lookback_ms + 1, r) {
-            if let Some(&(st, v)) = s.samples.iter().rev().find(|p| p.0 <= r) {
-                if st > r - self.lookback_ms && !is_stale_nan(v) {
-                    out.push(EvSample {
-                        labels: s.labels,
-                        f: v,
-                        t: st,
-                        drop_name: false,
-                    });
-                }
+            if let Some(x) = latest_sample(s, r, self.lookback_ms) {
+                out.push(x);
             }
         }
         out
@@ -490,6 +544,7 @@ impl<'a> Evaluator<'a> {
                 continue;
             };
             out.push(EvSample {
+                h: None,
                 labels: s.labels,
                 f: v,
                 t,
@@ -500,21 +555,23 @@ impl<'a> Evaluator<'a> {
     }
 
     /// For `info()`: each series matching `matchers` with a live sample in
-    /// `(ref - lookback, ref]`, paired with that sample's timestamp.
+    /// `(ref - lookback, ref]`, paired with that sample's timestamp. Histogram info samples
+    /// are an error, as in Prometheus.
     pub(super) fn select_latest_timestamps(
         &mut self,
         matchers: &Matchers,
         r: i64,
-    ) -> Vec<(Labels, i64)> {
+    ) -> Result<Vec<(Labels, i64)>, String> {
         let mut out = Vec::new();
         for s in self.storage.select(matchers, r - self.lookback_ms + 1, r) {
-            if let Some(&(st, v)) = s.samples.iter().rev().find(|p| p.0 <= r) {
-                if st > r - self.lookback_ms && !is_stale_nan(v) {
-                    out.push((s.labels, st));
+            if let Some(x) = latest_sample(s, r, self.lookback_ms) {
+                if x.h.is_some() {
+                    return Err("info sample should be float".into());
                 }
+                out.push((x.labels, x.t));
             }
         }
-        out
+        Ok(out)
     }
 
     /// Range vector selector: samples in `(ref - range, ref]`, staleness markers removed.
@@ -530,15 +587,7 @@ impl<'a> Evaluator<'a> {
         self.storage
             .select(&matchers, r - range_ms + 1, r)
             .into_iter()
-            .map(|s| EvSeries {
-                labels: s.labels,
-                points: s
-                    .samples
-                    .into_iter()
-                    .filter(|p| p.0 > r - range_ms && p.0 <= r && !is_stale_nan(p.1))
-                    .collect(),
-                drop_name: false,
-            })
+            .map(|s| window_series(s, r - range_ms, r))
             .collect()
     }
 
@@ -561,15 +610,7 @@ impl<'a> Evaluator<'a> {
         self.storage
             .select(&matchers, lo + 1, hi)
             .into_iter()
-            .map(|s| EvSeries {
-                labels: s.labels,
-                points: s
-                    .samples
-                    .into_iter()
-                    .filter(|p| p.0 > lo && p.0 <= hi && !is_stale_nan(p.1))
-                    .collect(),
-                drop_name: false,
-            })
+            .map(|s| window_series(s, lo, hi))
             .collect()
     }
 
@@ -597,11 +638,7 @@ impl<'a> Evaluator<'a> {
                 Value::Scalar(v) => {
                     let e = out.entry(Labels::default()).or_insert_with(|| {
                         order.push(Labels::default());
-                        EvSeries {
-                            labels: Labels::default(),
-                            points: Vec::new(),
-                            drop_name: false,
-                        }
+                        EvSeries::empty(Labels::default())
                     });
                     e.points.push((ts, v));
                 }
@@ -609,14 +646,10 @@ impl<'a> Evaluator<'a> {
                     for s in v {
                         let e = out.entry(s.labels.clone()).or_insert_with(|| {
                             order.push(s.labels.clone());
-                            EvSeries {
-                                labels: s.labels.clone(),
-                                points: Vec::new(),
-                                drop_name: false,
-                            }
+                            EvSeries::empty(s.labels.clone())
                         });
                         e.drop_name |= s.drop_name;
-                        e.points.push((ts, s.f));
+                        e.push(ts, s);
                     }
                 }
                 other => {
@@ -628,7 +661,51 @@ impl<'a> Evaluator<'a> {
             }
             ts += step_ms;
         }
-        Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
+        let mut series: Vec<EvSeries> = order.into_iter().filter_map(|l| out.remove(&l)).collect();
+        // Like Prometheus: explicit reset hints are meaningless between subquery steps (which
+        // may skip or repeat samples), so resets are detected from the values again.
+        for h in series.iter_mut().flat_map(|s| s.hists.iter_mut()) {
+            if matches!(
+                h.1.hint,
+                CounterResetHint::NotCounterReset | CounterResetHint::CounterReset
+            ) {
+                h.1.hint = CounterResetHint::Unknown;
+            }
+        }
+        Ok(series)
+    }
+}
+
+/// The newest sample of `s` at or before `r` within the lookback delta, unless it is a
+/// staleness marker. Float and histogram samples never share a timestamp.
+fn latest_sample(s: SeriesData, r: i64, lookback: i64) -> Option<EvSample> {
+    let f = s.samples.iter().rev().find(|p| p.0 <= r);
+    let h = s.histograms.into_iter().rev().find(|p| p.0 <= r);
+    let sample = match (f, h) {
+        (Some(&(ft, fv)), Some((ht, _))) if ft >= ht => EvSample::float(s.labels, fv, ft, false),
+        (_, Some((ht, hv))) => EvSample::hist(s.labels, hv, ht, false),
+        (Some(&(ft, fv)), None) => EvSample::float(s.labels, fv, ft, false),
+        (None, None) => return None,
+    };
+    let live = sample.t > r - lookback && (sample.h.is_some() || !is_stale_nan(sample.f));
+    live.then_some(sample)
+}
+
+/// The samples of `s` in `(lo, hi]`, staleness markers removed.
+fn window_series(s: SeriesData, lo: i64, hi: i64) -> EvSeries {
+    EvSeries {
+        labels: s.labels,
+        points: s
+            .samples
+            .into_iter()
+            .filter(|p| p.0 > lo && p.0 <= hi && !is_stale_nan(p.1))
+            .collect(),
+        hists: s
+            .histograms
+            .into_iter()
+            .filter(|p| p.0 > lo && p.0 <= hi)
+            .collect(),
+        drop_name: false,
     }
 }
 

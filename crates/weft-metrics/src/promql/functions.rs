@@ -9,7 +9,11 @@ use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::aggregate::{avg, format_float, kahan_inc, quantile};
 use super::durexpr::RangeMod;
-use super::eval::{labels_from, pairs, pick_left, pick_right, EvSample, Evaluator, Value};
+use super::eval::{
+    labels_from, pairs, pick_left, pick_right, EvSample, EvSeries, Evaluator, Value,
+};
+use super::histogram::FloatHistogram;
+use super::native::{self, Out, RateWindow};
 
 /// Go's `math.Max` (NaN wins).
 fn go_max(a: f64, b: f64) -> f64 {
@@ -530,6 +534,117 @@ fn parse_go_float(s: &str) -> Option<f64> {
     }
 }
 
+/// How a range-vector function treats a series holding histogram samples.
+enum HistPath {
+    /// Fully handled: the result (if any).
+    Done(Option<Out>),
+    /// Continue with the float computation over the series' float samples (histograms
+    /// ignored, any annotation already emitted).
+    Floats,
+}
+
+/// Range-vector functions over a series with histogram samples (Prometheus' rules for
+/// histograms and for ranges mixing floats and histograms).
+fn hist_over_time(
+    ev: &mut Evaluator,
+    name: &str,
+    s: &EvSeries,
+    rmod: Option<RangeMod>,
+    w: RateWindow,
+) -> HistPath {
+    let (p, hs) = (&s.points, &s.hists);
+    let metric = native::metric_name(&s.labels);
+    let done = HistPath::Done;
+    match name {
+        "rate" | "increase" | "delta" => {
+            if !p.is_empty() {
+                native::warn_mixed_floats_histograms(ev, &metric);
+                return done(None);
+            }
+            if rmod.is_some() {
+                // Anchored/smoothed histogram rates are not implemented.
+                return done(None);
+            }
+            let (counter, rate) = (name != "delta", name == "rate");
+            done(native::extrapolated_histogram_rate(ev, hs, w, counter, rate, &metric).map(Out::H))
+        }
+        "irate" | "idelta" => done(native::instant_value(ev, p, hs, name == "irate", &metric)),
+        "changes" | "resets" => {
+            let all = native::merged(p, hs);
+            let window = match rmod {
+                // Anchored: start from the last sample at or before the range start.
+                Some(_) => {
+                    let le = all.partition_point(|x| x.0 <= w.start);
+                    if le >= all.len() {
+                        return done(None);
+                    }
+                    &all[le.saturating_sub(1)..]
+                }
+                None => &all[..],
+            };
+            done(Some(Out::F(if name == "changes" {
+                native::changes(window)
+            } else {
+                native::resets(window)
+            })))
+        }
+        "deriv" | "predict_linear" | "double_exponential_smoothing" | "holt_winters" => {
+            if !p.is_empty() {
+                native::info_ignored_in_mixed_range(ev, &metric);
+            }
+            if p.len() < 2 {
+                return done(None);
+            }
+            HistPath::Floats
+        }
+        "sum_over_time" | "avg_over_time" => {
+            if !p.is_empty() {
+                native::warn_mixed_floats_histograms(ev, &metric);
+                return done(None);
+            }
+            let sum = native::sum_histograms(ev, hs.iter().map(|x| (&x.1, &s.labels)));
+            done(sum.map(|mut h| {
+                if name == "avg_over_time" {
+                    h.div(hs.len() as f64);
+                }
+                h.compact();
+                Out::H(h)
+            }))
+        }
+        "count_over_time" => done(Some(Out::F((p.len() + hs.len()) as f64))),
+        "present_over_time" => done(Some(Out::F(1.0))),
+        "last_over_time" | "first_over_time" => {
+            let last = name == "last_over_time";
+            let h = if last { hs.last() } else { hs.first() };
+            let f = if last { p.last() } else { p.first() };
+            match (f, h) {
+                (Some(f), Some(h)) if (last && f.0 > h.0) || (!last && f.0 < h.0) => {
+                    HistPath::Floats
+                }
+                (_, Some(h)) => done(Some(Out::H(h.1.clone()))),
+                _ => HistPath::Floats,
+            }
+        }
+        "ts_of_last_over_time" | "ts_of_first_over_time" => {
+            let ts = p.iter().map(|x| x.0).chain(hs.iter().map(|x| x.0));
+            let v = if name == "ts_of_last_over_time" {
+                ts.max()
+            } else {
+                ts.min()
+            };
+            done(v.map(|v| Out::F(v as f64 / 1000.0)))
+        }
+        _ => {
+            // Float-only functions ignore histograms, noting it when floats remain.
+            if p.is_empty() {
+                return done(None);
+            }
+            native::info_ignored_in_mixed_range(ev, &metric);
+            HistPath::Floats
+        }
+    }
+}
+
 const RATE_FUNCS: &[&str] = &["rate", "increase", "delta", "irate", "idelta"];
 
 pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, String> {
@@ -625,13 +740,14 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
                 }
                 ev.select_matrix_extended(&ms.vs, range_ms, md, t)
                     .into_iter()
-                    .filter(|s| !s.points.is_empty())
+                    .filter(|s| !s.is_empty())
                     .collect()
             }
             None => ev.eval_matrix(marg, t)?,
         };
         if RATE_FUNCS.contains(&name) {
-            for s in &m {
+            // Prometheus only hints at non-counters for ranges holding floats.
+            for s in m.iter().filter(|s| !s.points.is_empty()) {
                 if let Some(n) = s.labels.metric_name() {
                     let counterish = ["_total", "_sum", "_count", "_bucket"]
                         .iter()
@@ -650,7 +766,27 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
         }
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let mut out = Vec::new();
+        let w = RateWindow {
+            start: range_start,
+            end: range_end,
+            range_ms,
+        };
         for s in m {
+            if !s.hists.is_empty() {
+                let drop_name = s.drop_name || !keep_name;
+                match hist_over_time(ev, name, &s, rmod.map(|r| r.1), w) {
+                    HistPath::Done(None) => continue,
+                    HistPath::Done(Some(Out::F(f))) => {
+                        out.push(EvSample::float(s.labels, f, t, drop_name));
+                        continue;
+                    }
+                    HistPath::Done(Some(Out::H(h))) => {
+                        out.push(EvSample::hist(s.labels, h, t, drop_name));
+                        continue;
+                    }
+                    HistPath::Floats => {}
+                }
+            }
             let p = &s.points;
             if p.is_empty() {
                 continue;
@@ -746,6 +882,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             };
             if let Some(v) = v {
                 out.push(EvSample {
+                    h: None,
                     labels: s.labels,
                     f: v,
                     t,
@@ -779,6 +916,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
         "vector" => {
             let v = ev.eval_scalar(args[0], t)?;
             return Ok(Value::Vector(vec![EvSample {
+                h: None,
                 labels: Labels::default(),
                 f: v,
                 t,
@@ -786,13 +924,14 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             }]));
         }
         "scalar" => {
-            let v = ev.eval_vector(args[0], t)?;
+            let v = floats_only(ev.eval_vector(args[0], t)?);
             return Ok(Value::Scalar(if v.len() == 1 { v[0].f } else { f64::NAN }));
         }
         "absent" => {
             let v = ev.eval_vector(args[0], t)?;
             return Ok(Value::Vector(if v.is_empty() {
                 vec![EvSample {
+                    h: None,
                     labels: absent_labels(args[0]),
                     f: 1.0,
                     t,
@@ -804,8 +943,9 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
         }
         "absent_over_time" => {
             let m = ev.eval_matrix(args[0], t)?;
-            return Ok(Value::Vector(if m.iter().all(|s| s.points.is_empty()) {
+            return Ok(Value::Vector(if m.iter().all(|s| s.is_empty()) {
                 vec![EvSample {
+                    h: None,
                     labels: absent_labels(args[0]),
                     f: 1.0,
                     t,
@@ -821,6 +961,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             return Ok(Value::Vector(
                 v.into_iter()
                     .map(|s| EvSample {
+                        h: None,
                         f: if direct { s.t } else { t } as f64 / 1000.0,
                         t,
                         drop_name: true,
@@ -833,17 +974,19 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
         | "hour" | "minute" => {
             let v = if args.is_empty() {
                 vec![EvSample {
+                    h: None,
                     labels: Labels::default(),
                     f: t as f64 / 1000.0,
                     t,
                     drop_name: false,
                 }]
             } else {
-                ev.eval_vector(args[0], t)?
+                floats_only(ev.eval_vector(args[0], t)?)
             };
             return Ok(Value::Vector(
                 v.into_iter()
                     .map(|s| EvSample {
+                        h: None,
                         f: if s.f.is_nan() || s.f.is_infinite() {
                             s.f
                         } else {
@@ -860,10 +1003,11 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
     }
 
     if let Some(f) = math_fn(name) {
-        let v = ev.eval_vector(args[0], t)?;
+        let v = floats_only(ev.eval_vector(args[0], t)?);
         return Ok(Value::Vector(
             v.into_iter()
                 .map(|s| EvSample {
+                    h: None,
                     f: f(s.f),
                     t,
                     drop_name: true,
@@ -875,7 +1019,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
 
     match name {
         "round" => {
-            let v = ev.eval_vector(args[0], t)?;
+            let v = floats_only(ev.eval_vector(args[0], t)?);
             let to = if args.len() > 1 {
                 ev.eval_scalar(args[1], t)?
             } else {
@@ -885,6 +1029,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             Ok(Value::Vector(
                 v.into_iter()
                     .map(|s| EvSample {
+                        h: None,
                         f: (s.f * inv + 0.5).floor() / inv,
                         t,
                         drop_name: true,
@@ -894,7 +1039,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             ))
         }
         "clamp" | "clamp_min" | "clamp_max" => {
-            let v = ev.eval_vector(args[0], t)?;
+            let v = floats_only(ev.eval_vector(args[0], t)?);
             let (lo, hi) = match name {
                 "clamp" => (ev.eval_scalar(args[1], t)?, ev.eval_scalar(args[2], t)?),
                 "clamp_min" => (ev.eval_scalar(args[1], t)?, f64::INFINITY),
@@ -906,6 +1051,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             Ok(Value::Vector(
                 v.into_iter()
                     .map(|s| EvSample {
+                        h: None,
                         f: match name {
                             "clamp" => go_max(lo, go_min(hi, s.f)),
                             "clamp_min" => go_max(lo, s.f),
@@ -920,7 +1066,7 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
         }
         "sort" | "sort_desc" => {
             sort_warning(ev);
-            let mut v = ev.eval_vector(args[0], t)?;
+            let mut v = floats_only(ev.eval_vector(args[0], t)?);
             let desc = name == "sort_desc";
             v.sort_by(|a, b| match (a.f.is_nan(), b.f.is_nan()) {
                 (true, true) => Ordering::Equal,
@@ -1041,79 +1187,201 @@ pub(super) fn eval_call(ev: &mut Evaluator, c: &Call, t: i64) -> Result<Value, S
             }
             Ok(Value::Vector(out))
         }
-        "histogram_quantile" | "histogram_fraction" => {
-            let (bounds, vec_arg) = if name == "histogram_quantile" {
-                (vec![ev.eval_scalar(args[0], t)?], args[1])
-            } else {
-                (
-                    vec![ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?],
-                    args[2],
-                )
-            };
-            let v = ev.eval_vector(vec_arg, t)?;
-            if name == "histogram_quantile" && !(0.0..=1.0).contains(&bounds[0]) {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    format_float(bounds[0])
-                ));
-            }
-            // Classic buckets grouped by all labels but `le` (Prometheus `resetHistograms`).
-            let mut order: Vec<Labels> = Vec::new();
-            let mut groups: HashMap<Labels, Vec<(f64, f64)>> = HashMap::new();
-            for s in v {
-                let le = s.labels.get("le").unwrap_or("");
-                let Some(ub) = parse_go_float(le) else {
-                    let msg = format!(
-                        "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?}"
-                    );
-                    ev.warn(match s.labels.metric_name() {
-                        Some(n) => format!("{msg} for metric name {n:?}"),
-                        None => msg,
-                    });
-                    continue;
-                };
-                let key = labels_from(
-                    pairs(&s.labels)
-                        .into_iter()
-                        .filter(|(n, _)| n != "le")
-                        .collect(),
-                );
-                groups
-                    .entry(key.clone())
-                    .or_insert_with(|| {
-                        order.push(key);
-                        Vec::new()
-                    })
-                    .push((ub, s.f));
-            }
-            let mut out = Vec::new();
-            for key in order {
-                let mut b = groups.remove(&key).unwrap_or_default();
-                let f = if name == "histogram_quantile" {
-                    let (v, forced) = bucket_quantile(bounds[0], &mut b);
-                    if forced {
-                        let msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
-                        ev.info(match key.metric_name() {
-                            Some(n) => format!("{msg} for metric name {n:?}"),
-                            None => msg.to_string(),
-                        });
-                    }
-                    v
-                } else {
-                    bucket_fraction(bounds[0], bounds[1], &mut b)
-                };
-                out.push(EvSample {
-                    labels: key,
-                    f,
-                    t,
-                    drop_name: true,
-                });
-            }
-            Ok(Value::Vector(out))
+        "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
+            eval_histogram_quantiles(ev, name, &args, t)
+        }
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            let v = ev.eval_vector(args[0], t)?;
+            Ok(Value::Vector(histogram_stat(name, v, t)))
         }
         "info" => super::info::eval_info(ev, &args, t),
         other => Err(format!("function {other:?} is not supported yet")),
     }
+}
+
+/// Native and classic histograms of a vector (Prometheus `resetHistograms`): classic buckets
+/// grouped by all labels but `le` (in order of appearance), and native histograms not
+/// conflicting with classic buckets of the same series.
+struct HistogramInputs {
+    natives: Vec<(Labels, Box<FloatHistogram>)>,
+    order: Vec<Labels>,
+    classic: HashMap<Labels, Vec<(f64, f64)>>,
+}
+
+fn histogram_inputs(ev: &mut Evaluator, v: Vec<EvSample>) -> HistogramInputs {
+    let mut order: Vec<Labels> = Vec::new();
+    let mut classic: HashMap<Labels, Vec<(f64, f64)>> = HashMap::new();
+    let mut natives: Vec<(Labels, Box<FloatHistogram>)> = Vec::new();
+    for s in v {
+        if let Some(h) = s.h {
+            natives.push((s.labels, h));
+            continue;
+        }
+        let le = s.labels.get("le").unwrap_or("");
+        let Some(ub) = parse_go_float(le) else {
+            let msg = format!(
+                "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?}"
+            );
+            ev.warn(match s.labels.metric_name() {
+                Some(n) => format!("{msg} for metric name {n:?}"),
+                None => msg,
+            });
+            continue;
+        };
+        let key = labels_from(
+            pairs(&s.labels)
+                .into_iter()
+                .filter(|(n, _)| n != "le")
+                .collect(),
+        );
+        classic
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push((ub, s.f));
+    }
+    // A native histogram and classic buckets of the same series: neither is used.
+    natives.retain(|(labels, _)| {
+        if classic.get(labels).is_none_or(|b| b.is_empty()) {
+            return true;
+        }
+        let n = native::metric_name(labels);
+        ev.warn(if n.is_empty() {
+            "PromQL warning: vector contains a mix of classic and native histograms".to_string()
+        } else {
+            format!("PromQL warning: vector contains a mix of classic and native histograms for metric name {n:?}")
+        });
+        classic.remove(labels);
+        false
+    });
+    HistogramInputs {
+        natives,
+        order,
+        classic,
+    }
+}
+
+/// Prometheus `FormatOpenMetricsFloat` (the `histogram_quantiles` label value).
+fn openmetrics_float(f: f64) -> String {
+    let s = super::histogram::format_go_g(f);
+    if f.is_finite() && f == f.floor() && !s.contains(['e', '.']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// `histogram_quantile`, `histogram_quantiles` and `histogram_fraction` over native and
+/// classic histograms.
+fn eval_histogram_quantiles(
+    ev: &mut Evaluator,
+    name: &str,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Value, String> {
+    let (vec_arg, label, params): (&Expr, Option<String>, Vec<f64>) = match name {
+        "histogram_quantile" => (args[1], None, vec![ev.eval_scalar(args[0], t)?]),
+        "histogram_fraction" => (
+            args[2],
+            None,
+            vec![ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?],
+        ),
+        _ => {
+            let label = match ev.eval(args[1], t)? {
+                Value::String(s) => s,
+                _ => return Err("expected string label name".into()),
+            };
+            let mut qs = Vec::new();
+            for a in &args[2..] {
+                qs.push(ev.eval_scalar(a, t)?);
+            }
+            (args[0], Some(label), qs)
+        }
+    };
+    let v = ev.eval_vector(vec_arg, t)?;
+    if name != "histogram_fraction" {
+        for q in &params {
+            if !(0.0..=1.0).contains(q) {
+                ev.warn(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    format_float(*q)
+                ));
+            }
+        }
+    }
+    let mut inputs = histogram_inputs(ev, v);
+    let qs: Vec<f64> = if name == "histogram_fraction" {
+        vec![0.0]
+    } else {
+        params.clone()
+    };
+    let with_q = |l: &Labels, q: f64| match &label {
+        None => l.clone(),
+        Some(name) => {
+            let mut p: Vec<(String, String)> =
+                pairs(l).into_iter().filter(|(n, _)| n != name).collect();
+            p.push((name.clone(), openmetrics_float(q)));
+            labels_from(p)
+        }
+    };
+    let mut out = Vec::new();
+    for &q in &qs {
+        for (labels, h) in &inputs.natives {
+            let n = native::metric_name(labels);
+            let f = if name == "histogram_fraction" {
+                native::histogram_fraction(ev, params[0], params[1], h, &n)
+            } else {
+                native::histogram_quantile(ev, q, h, &n)
+            };
+            out.push(EvSample::float(with_q(labels, q), f, t, true));
+        }
+        for key in &inputs.order {
+            let Some(b) = inputs.classic.get_mut(key) else {
+                continue;
+            };
+            let f = if name == "histogram_fraction" {
+                bucket_fraction(params[0], params[1], b)
+            } else {
+                let (v, forced) = bucket_quantile(q, b);
+                if forced {
+                    let msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
+                    ev.info(match key.metric_name() {
+                        Some(n) => format!("{msg} for metric name {n:?}"),
+                        None => msg.to_string(),
+                    });
+                }
+                v
+            };
+            out.push(EvSample::float(with_q(key, q), f, t, true));
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// The float samples of a vector (functions that ignore histogram samples).
+fn floats_only(v: Vec<EvSample>) -> Vec<EvSample> {
+    v.into_iter().filter(|s| s.h.is_none()).collect()
+}
+
+/// `histogram_count`, `histogram_sum`, `histogram_avg`, `histogram_stddev` and
+/// `histogram_stdvar`: a float per histogram sample; float samples are ignored.
+fn histogram_stat(name: &str, v: Vec<EvSample>, t: i64) -> Vec<EvSample> {
+    v.into_iter()
+        .filter_map(|s| {
+            let h = s.h?;
+            let f = match name {
+                "histogram_count" => h.count,
+                "histogram_sum" => h.sum,
+                "histogram_avg" => h.sum / h.count,
+                "histogram_stddev" => native::histogram_variance(&h).sqrt(),
+                _ => native::histogram_variance(&h),
+            };
+            Some(EvSample::float(s.labels, f, t, true))
+        })
+        .collect()
 }
 
 fn sort_warning(ev: &mut Evaluator) {

@@ -137,7 +137,7 @@ pub(super) fn eval_info(ev: &mut Evaluator, args: &[&Expr], t: i64) -> Result<Va
         ms.extend(other_matchers);
         ms.extend(effective_name_matchers(&name_matchers));
         let r = ev.at_time(&at).unwrap_or(t) - offset;
-        info_series = ev.select_latest_timestamps(&Matchers::new(ms), r);
+        info_series = ev.select_latest_timestamps(&Matchers::new(ms), r)?;
     }
 
     let sig = |name: &str, l: &Labels| -> Labels {

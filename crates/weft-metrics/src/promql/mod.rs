@@ -1,4 +1,4 @@
-//! The PromQL evaluation engine (float samples; native histograms not yet).
+//! The PromQL evaluation engine (float samples and native histograms).
 //!
 //! # Using it
 //!
@@ -33,6 +33,10 @@
 //!   `smoothed` modifiers; [`durexpr`] rewrites the query text before parsing (evaluating
 //!   duration arithmetic, lifting range modifiers out into [`Query::range_mods`], marking
 //!   smoothed instant selectors with a no-op matcher).
+//! * Native histograms ([`histogram::FloatHistogram`]) travel beside floats: a sample carries
+//!   `h: Some(..)`, a range series has separate float and histogram point lists (Prometheus'
+//!   `Floats`/`Histograms`), so float-only paths stay as they were. Histogram semantics of
+//!   functions live in `native.rs`, of operators in `binary.rs`/`aggregate.rs`.
 //! * Errors and annotations use Prometheus' wording where the conformance corpus checks them.
 //!
 //! [`testing::TestEngine`] adapts the engine to the `promqltest` conformance runner.
@@ -42,7 +46,9 @@ mod binary;
 pub mod durexpr;
 mod eval;
 mod functions;
+pub mod histogram;
 mod info;
+mod native;
 pub mod testing;
 
 #[cfg(test)]
@@ -54,6 +60,7 @@ use promql_parser::label::Matchers;
 use weft_core::labels::Labels;
 
 pub use eval::{parse_selector, selectors_of, EvSample, EvSeries, Evaluator, Value};
+pub use histogram::FloatHistogram;
 
 /// The staleness marker's bit pattern (Prometheus `value.StaleNaN`).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -69,11 +76,13 @@ pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
 /// Default subquery step when none is given (promqltest uses 1 minute).
 pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60 * 1000;
 
-/// One selected series: labels and float samples ascending by time.
+/// One selected series: labels, float samples and native histogram samples, each ascending
+/// by time (a timestamp appears in at most one of the two lists).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesData {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+    pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
 /// Storage as the engine reads it.
@@ -117,10 +126,39 @@ pub fn matches(matchers: &Matchers, labels: &Labels) -> bool {
     }
 }
 
-/// In-memory storage: series by label set, samples ascending.
+/// The samples of one [`MemStorage`] series.
+#[derive(Clone, Debug, Default)]
+struct MemSeries {
+    floats: Vec<(i64, f64)>,
+    histograms: Vec<(i64, FloatHistogram)>,
+}
+
+/// Inserts or replaces the point at `t` in a time-ordered list.
+fn upsert<T>(list: &mut Vec<(i64, T)>, t: i64, v: T) {
+    match list.binary_search_by_key(&t, |p| p.0) {
+        Ok(i) => list[i].1 = v,
+        Err(i) => list.insert(i, (t, v)),
+    }
+}
+
+/// Removes the point at `t`, if any.
+fn remove_at<T>(list: &mut Vec<(i64, T)>, t: i64) {
+    if let Ok(i) = list.binary_search_by_key(&t, |p| p.0) {
+        list.remove(i);
+    }
+}
+
+/// The part of a time-ordered list within `[start, end]`.
+fn window<T: Clone>(list: &[(i64, T)], start: i64, end: i64) -> Vec<(i64, T)> {
+    let lo = list.partition_point(|p| p.0 < start);
+    let hi = list.partition_point(|p| p.0 <= end);
+    list[lo..hi.max(lo)].to_vec()
+}
+
+/// In-memory storage: series by label set, float and histogram samples ascending.
 #[derive(Clone, Debug, Default)]
 pub struct MemStorage {
-    series: BTreeMap<Labels, Vec<(i64, f64)>>,
+    series: BTreeMap<Labels, MemSeries>,
 }
 
 impl MemStorage {
@@ -128,12 +166,30 @@ impl MemStorage {
         Self::default()
     }
 
-    /// Adds a sample; samples may arrive out of order (a later duplicate timestamp wins).
+    /// Adds a float sample; samples may arrive out of order (a later duplicate timestamp
+    /// wins, replacing a histogram sample too).
     pub fn append(&mut self, labels: Labels, t: i64, v: f64) {
         let s = self.series.entry(labels).or_default();
-        match s.binary_search_by_key(&t, |p| p.0) {
-            Ok(i) => s[i].1 = v,
-            Err(i) => s.insert(i, (t, v)),
+        remove_at(&mut s.histograms, t);
+        upsert(&mut s.floats, t, v);
+    }
+
+    /// Adds a native histogram sample (a later duplicate timestamp wins).
+    pub fn append_histogram(&mut self, labels: Labels, t: i64, h: FloatHistogram) {
+        let s = self.series.entry(labels).or_default();
+        remove_at(&mut s.floats, t);
+        upsert(&mut s.histograms, t, h);
+    }
+
+    /// The histogram sample directly preceding `t` in series `labels`, if the preceding
+    /// sample is a histogram (for emulating TSDB chunk counter-reset hints in tests).
+    pub fn histogram_before(&self, labels: &Labels, t: i64) -> Option<&FloatHistogram> {
+        let s = self.series.get(labels)?;
+        let h = s.histograms[..s.histograms.partition_point(|p| p.0 < t)].last()?;
+        let f = s.floats[..s.floats.partition_point(|p| p.0 < t)].last();
+        match f {
+            Some(f) if f.0 > h.0 => None,
+            _ => Some(&h.1),
         }
     }
 
@@ -148,11 +204,12 @@ impl Queryable for MemStorage {
             .iter()
             .filter(|(l, _)| matches(matchers, l))
             .filter_map(|(l, s)| {
-                let lo = s.partition_point(|p| p.0 < start_ms);
-                let hi = s.partition_point(|p| p.0 <= end_ms);
-                (lo < hi).then(|| SeriesData {
+                let samples = window(&s.floats, start_ms, end_ms);
+                let histograms = window(&s.histograms, start_ms, end_ms);
+                (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesData {
                     labels: l.clone(),
-                    samples: s[lo..hi].to_vec(),
+                    samples,
+                    histograms,
                 })
             })
             .collect()

@@ -403,7 +403,11 @@ impl Queryable for TenantReader {
         }
         merged
             .into_iter()
-            .map(|(labels, samples)| SeriesData { labels, samples })
+            .map(|(labels, samples)| SeriesData {
+                labels,
+                samples,
+                histograms: Vec::new(),
+            })
             .collect()
     }
 }
