@@ -77,3 +77,48 @@ def test_data_directory_stays_within_max_bytes(weft_factory):
     assert dropped > 0, "retention by bytes must have dropped (and counted) old spans"
     assert server.get_trace(sent_ids[0]) is None, "the oldest trace is gone"
     assert server.get_trace(sent_ids[-1]) is not None, "the newest trace is kept"
+
+
+METRIC_CONFIG = """
+metrics:
+  max_bytes: 2MiB
+  head_max_age: 1s
+  maintenance_interval: 1s
+wal:
+  segment_bytes: 128KiB
+"""
+
+
+def test_metric_data_stays_within_max_bytes(weft_factory):
+    """The same for metrics: blocks plus the metric WAL stay within `metrics.max_bytes` while
+    random-valued samples (which compress poorly) keep arriving by remote write."""
+    import random
+
+    from promql_diff.remote_write import HEADERS, encode_write_request, snappy_block
+
+    server = weft_factory(config=METRIC_CONFIG, name="metric-retention")
+    rng = random.Random(7)
+    dirs = [server.data_dir / "metrics", server.data_dir / "wal-metrics"]
+    peak = refused = 0
+    t = int(time.time() * 1000) - 3_600_000
+    deadline = time.monotonic() + 60
+    for batch in range(400):
+        if time.monotonic() > deadline:
+            break
+        t += 1000
+        series = [([("__name__", "noise"), ("i", str(i))], [(t, rng.random() * 1e6)]) for i in range(1000)]
+        r = server.session.post(server.url + "/api/v1/write", data=snappy_block(encode_write_request(series)),
+                                headers=HEADERS, timeout=30)
+        if r.status_code == 503:
+            refused += 1
+            time.sleep(0.2)
+        else:
+            assert r.status_code == 204, r.text
+        peak = max(peak, sum(dir_bytes(d) for d in dirs))
+    assert peak <= (2 << 20) + SLACK, f"metric data reached {peak} bytes (budget 2 MiB)"
+    m = server.metrics()
+    assert m.get("weft_metric_retention_dropped_samples_total", reason="retention_bytes") > 0
+    r = server.session.get(server.url + "/api/v1/query", timeout=30,
+                           params={"query": "count(noise)", "time": str(t / 1000)})
+    assert r.json()["data"]["result"][0]["value"][1] == "1000", r.text
+    print(f"peak {peak} bytes, {refused} requests refused as retryable")
