@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     validate(&mut batch, 1_700_000_000_000);
-    let _ = written_headers(&batch);
+    let _ = written_headers(batch.counts());
     let _ = batch.rejection_error();
     for s in &batch.series {
         // Decoded label sets are sorted, unique and named.
