@@ -359,22 +359,58 @@ def test_query_with_invalid_tenant_is_400(server):
 # Signals without a store yet
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/v1/metrics", "/v1/logs"])
 @pytest.mark.parametrize("ctype", ["application/x-protobuf", "application/json"])
-def test_http_metrics_and_logs_are_501(server, path, ctype):
+def test_http_logs_are_501(server, ctype):
     body = b"{}" if ctype == "application/json" else b""
-    r = server.post_otlp(body, path=path, content_type=ctype)
+    r = server.post_otlp(body, path="/v1/logs", content_type=ctype)
     assert_http_error(r, 501, "not yet supported")
     server.assert_alive()
 
 
-def test_grpc_metrics_and_logs_are_unimplemented(server, grpc_channel):
-    metrics = metrics_service_pb2_grpc.MetricsServiceStub(grpc_channel)
+def test_grpc_logs_are_unimplemented(server, grpc_channel):
     logs = logs_service_pb2_grpc.LogsServiceStub(grpc_channel)
-    assert_grpc_error(lambda: metrics.Export(metrics_service_pb2.ExportMetricsServiceRequest(), timeout=GRPC_TIMEOUT_S),
-                      grpc.StatusCode.UNIMPLEMENTED, "not yet supported")
     assert_grpc_error(lambda: logs.Export(logs_service_pb2.ExportLogsServiceRequest(), timeout=GRPC_TIMEOUT_S),
                       grpc.StatusCode.UNIMPLEMENTED, "not yet supported")
+    server.assert_alive()
+
+
+@pytest.mark.parametrize("path", ["/v1/metrics", "/api/v1/otlp/v1/metrics"])
+def test_http_metrics_bad_input(server, path):
+    # An empty export succeeds (OTLP spec); garbage and snake_case JSON are refused with a reason.
+    r = server.post_otlp(b"", path=path)
+    assert r.status_code == 200, r.text
+    r = server.post_otlp(b"\x0a\xff\xff", path=path)
+    assert_http_error(r, 400, "ExportMetricsServiceRequest")
+    r = server.post_otlp(b'{"resource_metrics": []}', path=path, content_type="application/json")
+    assert_http_error(r, 400, "lowerCamelCase")
+    # Delta temporality is refused per data point: a partial success that says why.
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    m = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    m.name = "deltas"
+    m.sum.aggregation_temporality = 1  # DELTA
+    m.sum.is_monotonic = True
+    p = m.sum.data_points.add()
+    p.as_int = 1
+    p.time_unix_nano = time.time_ns()
+    r = server.post_otlp(req.SerializeToString(), path=path)
+    assert r.status_code == 200, r.text
+    resp = metrics_service_pb2.ExportMetricsServiceResponse.FromString(r.content)
+    assert resp.partial_success.rejected_data_points == 1
+    assert "delta" in resp.partial_success.error_message.lower()
+    server.assert_alive()
+
+
+def test_grpc_metrics_bad_input(server, grpc_channel):
+    metrics = metrics_service_pb2_grpc.MetricsServiceStub(grpc_channel)
+    assert metrics.Export(metrics_service_pb2.ExportMetricsServiceRequest(), timeout=GRPC_TIMEOUT_S) is not None
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    m = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    m.name = "exp"
+    m.exponential_histogram.aggregation_temporality = 2
+    m.exponential_histogram.data_points.add().time_unix_nano = time.time_ns()
+    resp = metrics.Export(req, timeout=GRPC_TIMEOUT_S)
+    assert resp.partial_success.rejected_data_points == 1
+    assert "exponential" in resp.partial_success.error_message.lower()
     server.assert_alive()
 
 

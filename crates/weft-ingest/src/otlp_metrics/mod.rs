@@ -43,14 +43,33 @@ pub use naming::{label_name, metric_family_name, unit_suffix, TypeSuffix};
 /// The Prometheus stale marker: a NaN with this exact bit pattern.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
-/// Rejection reasons (stable strings, usable as metric label values).
+/// Rejection reasons (stable snake_case strings, used as `reason` label values).
 pub mod reason {
-    pub const DELTA: &str = "delta temporality not supported";
-    pub const EXPONENTIAL_HISTOGRAM: &str = "native histograms not yet supported";
-    pub const UNSPECIFIED_TEMPORALITY: &str = "unspecified aggregation temporality";
-    pub const NO_DATA: &str = "metric has no data";
-    pub const EMPTY_NAME: &str = "metric name is empty";
-    pub const INVALID_HISTOGRAM: &str = "invalid histogram";
+    pub const DELTA: &str = "delta_temporality";
+    pub const EXPONENTIAL_HISTOGRAM: &str = "exponential_histogram";
+    pub const UNSPECIFIED_TEMPORALITY: &str = "unspecified_temporality";
+    pub const NO_DATA: &str = "no_data";
+    pub const EMPTY_NAME: &str = "empty_name";
+    pub const INVALID_HISTOGRAM: &str = "invalid_histogram";
+
+    /// What a reason means, for the message sent back to the client.
+    pub fn explain(reason: &str) -> &'static str {
+        match reason {
+            DELTA => {
+                "delta temporality is not supported (use cumulative temporality, or the \
+                      collector's deltatocumulative processor)"
+            }
+            EXPONENTIAL_HISTOGRAM => {
+                "exponential histograms (stored as Prometheus native histograms) are not yet \
+                 supported; use explicit-bucket histograms"
+            }
+            UNSPECIFIED_TEMPORALITY => "the aggregation temporality is unspecified",
+            NO_DATA => "the metric has no data",
+            EMPTY_NAME => "the metric name is empty",
+            INVALID_HISTOGRAM => "invalid histogram",
+            _ => "not translated",
+        }
+    }
 }
 
 /// Resource attribute names that become `job` and `instance`.
@@ -441,9 +460,10 @@ struct MetricTranslator<'a> {
 
 impl MetricTranslator<'_> {
     fn reject(&mut self, reason: &'static str, name: &str) {
-        self.out
-            .rejected
-            .push((reason, format!("metric {name:?}: {reason}")));
+        self.out.rejected.push((
+            reason,
+            format!("metric {name:?}: {}", reason::explain(reason)),
+        ));
     }
 
     fn push(&mut self, labels: Labels, ts: i64, value: f64) {

@@ -508,8 +508,11 @@ fn exponential_histogram_is_rejected() {
     assert_eq!(
         t.rejected,
         vec![(
-            "native histograms not yet supported",
-            "metric \"eh\": native histograms not yet supported".to_string()
+            reason::EXPONENTIAL_HISTOGRAM,
+            format!(
+                "metric \"eh\": {}",
+                reason::explain(reason::EXPONENTIAL_HISTOGRAM)
+            )
         )]
     );
 }
