@@ -16,6 +16,7 @@ use weft_core::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use weft_core::telemetry::SelfMetrics;
 use weft_core::time::{now_unix_nanos, AcceptWindow};
 use weft_core::TenantId;
+use weft_servicegraph::Generators;
 use weft_traces::raw::RawBatch;
 use weft_traces::{CutHeads, TraceStore};
 use weft_wal::{Position, Wal, WalError, WalOptions};
@@ -52,6 +53,8 @@ pub struct Pipeline {
     /// Wakes the maintenance loop when a write found memory or disk full.
     cut_now: tokio::sync::Notify,
     closing: AtomicBool,
+    /// The service-graph / span-metrics generators, fed every durable trace batch.
+    graph: std::sync::OnceLock<Arc<Mutex<Generators>>>,
 }
 
 impl Pipeline {
@@ -71,7 +74,14 @@ impl Pipeline {
             cut_lock: tokio::sync::Mutex::new(()),
             cut_now: tokio::sync::Notify::new(),
             closing: AtomicBool::new(false),
+            graph: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Feeds every trace batch stored from now on to `generators` (after it is durable, so
+    /// derived metrics count only acknowledged spans).
+    pub fn set_service_graph(&self, generators: Arc<Mutex<Generators>>) {
+        let _ = self.graph.set(generators);
     }
 
     pub fn metrics(&self) -> &Arc<SelfMetrics> {
@@ -136,6 +146,9 @@ impl Pipeline {
             wal_error(e)
         })?;
         self.traces.apply(tenant, batch);
+        if let Some(graph) = self.graph.get() {
+            graph.lock().push(tenant, batch, now_unix_nanos());
+        }
         Ok(())
     }
 

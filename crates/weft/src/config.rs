@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use weft_metrics::store::MetricStoreConfig;
 use weft_scrape::ScrapeConfigFile;
+use weft_servicegraph::GeneratorConfig;
 use weft_traces::TraceStoreConfig;
 
 /// Weft's configuration file.
@@ -41,6 +42,10 @@ pub struct Config {
     /// are relative to the config file.
     #[schemars(with = "serde_json::Value")]
     pub scrape: ScrapeConfigFile,
+    /// Service graph and span metrics derived from every trace received, with Tempo's
+    /// metrics-generator names and semantics (`traces_service_graph_*`, `traces_spanmetrics_*`),
+    /// written into the metric store.
+    pub service_graph: GeneratorConfig,
 }
 
 impl Default for Config {
@@ -55,6 +60,7 @@ impl Default for Config {
             traces: TraceStoreConfig::default(),
             metrics: MetricStoreConfig::default(),
             scrape: ScrapeConfigFile::default(),
+            service_graph: GeneratorConfig::default(),
         }
     }
 }
@@ -275,6 +281,8 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Config
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     cfg.scrape.resolve_paths(base);
+    weft_servicegraph::Generators::new(cfg.service_graph.clone())
+        .map_err(|e| ConfigError(format!("invalid configuration at key `service_graph`: {e}")))?;
     Ok(cfg)
 }
 

@@ -22,6 +22,7 @@ use weft_wal::Wal;
 use crate::config::Config;
 use crate::scraping::{self, ScrapeSnapshot, ScrapeWriter};
 use weft_scrape::{ManagerOptions, ScrapeManager};
+use weft_servicegraph::Generators;
 
 /// Runs the server until SIGTERM/SIGINT, then shuts down in order.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
@@ -102,6 +103,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
 
     let scrape = start_scraping(&cfg, &metric_pipeline, &metrics, shutdown_rx.clone())?;
+    let graph = start_service_graph(&cfg, &pipeline, &metric_pipeline, shutdown_rx.clone())?;
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = Arc::new(AppState {
         traces,
@@ -169,6 +171,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     drain(servers, cfg.server.shutdown_grace).await;
     let _ = maintenance.await;
     let _ = metric_maintenance.await;
+    if let Some(graph) = graph {
+        let _ = graph.await;
+    }
     if let Some(scrape) = &scrape {
         scrape.stopped().await;
     }
@@ -184,6 +189,47 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     metrics_closed?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Feeds trace batches to the service-graph generators and writes what they derive into the
+/// metric store every `collection_interval` (and once more at shutdown).
+fn start_service_graph(
+    cfg: &Config,
+    traces: &Arc<Pipeline>,
+    metrics: &Arc<MetricPipeline>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !cfg.service_graph.enabled {
+        return Ok(None);
+    }
+    let generators = Generators::new(cfg.service_graph.clone())
+        .context("configuring the service graph generator")?;
+    let generators = Arc::new(parking_lot::Mutex::new(generators));
+    traces.set_service_graph(generators.clone());
+    let metrics = metrics.clone();
+    let interval = cfg
+        .service_graph
+        .collection_interval
+        .max(Duration::from_millis(100));
+    Ok(Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            let stop = tokio::select! {
+                _ = tick.tick() => false,
+                _ = shutdown.changed() => true,
+            };
+            let now_ms = (weft_core::time::now_unix_nanos() / 1_000_000) as i64;
+            let writes = generators.lock().collect(now_ms);
+            for (tenant, write) in writes {
+                if let Err(err) = metrics.write(&tenant, &write, "service_graph").await {
+                    tracing::warn!(%err, %tenant, "could not store service-graph metrics");
+                }
+            }
+            if stop {
+                return;
+            }
+        }
+    })))
 }
 
 /// Starts the scrape manager when `scrape_configs` are configured.
