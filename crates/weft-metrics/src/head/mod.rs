@@ -31,8 +31,10 @@ mod matcher;
 mod tests;
 
 use std::collections::{BTreeSet, HashMap};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use xxhash_rust::xxh3::Xxh3Builder;
 
 use parking_lot::{Mutex, RwLock};
 use promql_parser::label::Matchers;
@@ -320,6 +322,9 @@ pub(crate) fn chunks_from_samples(samples: &[(i64, f64)]) -> Vec<XorChunk> {
     out
 }
 
+/// What one buffered out-of-order sample costs (timestamp and value).
+const OOO_SAMPLE_BYTES: u64 = 16;
+
 /// How [`Head::append_with`] treats a sample older than its series' newest one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendMode {
@@ -341,7 +346,7 @@ pub struct FrozenSeries {
 /// The index: series by label set, labels by id, postings.
 #[derive(Debug, Default)]
 struct Inner {
-    ids: HashMap<Labels, u32>,
+    ids: HashMap<Labels, u32, Xxh3Builder>,
     labels: Vec<Labels>,
     series: Vec<Arc<Mutex<MemSeries>>>,
     postings: Index,
@@ -372,6 +377,9 @@ pub struct Head {
     limits: HeadLimits,
     inner: RwLock<Inner>,
     samples: AtomicU64,
+    /// Bytes of chunk data (plus out-of-order buffers), kept as appends happen so that
+    /// pressure checks need not walk every series.
+    bytes: AtomicU64,
 }
 
 impl Head {
@@ -454,10 +462,12 @@ impl Head {
                 }
                 if s.ooo.len() > before {
                     self.samples.fetch_add(1, Ordering::Relaxed);
+                    self.bytes.fetch_add(OOO_SAMPLE_BYTES, Ordering::Relaxed);
                 }
                 return Ok(SeriesRef(id));
             }
         }
+        let open_before = s.open.bytes().len();
         let res = match s.open.append(t_ms, v) {
             Err(ChunkError::Full) => {
                 let full = std::mem::take(&mut s.open);
@@ -473,6 +483,14 @@ impl Head {
         debug_assert!(s.open.len() <= MAX_SAMPLES);
         s.last = Some((t_ms, bits));
         self.samples.fetch_add(1, Ordering::Relaxed);
+        // The open chunk grew, or was closed (its bytes stay counted) and a new one started.
+        let open_after = s.open.bytes().len();
+        let grown = if open_after >= open_before && s.open.len() > 1 {
+            open_after - open_before
+        } else {
+            open_after
+        };
+        self.bytes.fetch_add(grown as u64, Ordering::Relaxed);
         Ok(SeriesRef(id))
     }
 
@@ -497,6 +515,7 @@ impl Head {
             out.push(FrozenSeries { labels, chunks });
         }
         self.samples.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
@@ -550,6 +569,11 @@ impl Head {
     /// True if the head has a series with exactly these labels.
     pub fn contains(&self, labels: &Labels) -> bool {
         self.inner.read().ids.contains_key(labels)
+    }
+
+    /// Bytes held in chunks and out-of-order buffers (maintained incrementally; O(1)).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Number of series.

@@ -435,3 +435,24 @@ fn promql_range_query() {
     assert_eq!(m[0].points.len(), 6);
     assert!(m[0].points.iter().all(|&(_, v)| (v - 1.0).abs() < 1e-9));
 }
+
+#[test]
+fn byte_count_is_kept_incrementally() {
+    let h = Head::new();
+    for i in 0..500i64 {
+        for s in 0..7 {
+            let labels = l(&[("__name__", "m"), ("s", &s.to_string())]);
+            h.append(&labels, i * 15_000, (i * s) as f64 * 0.37)
+                .unwrap();
+        }
+    }
+    assert!(h.bytes() > 0);
+    assert_eq!(
+        h.bytes(),
+        h.stats().chunk_bytes,
+        "running count equals a full walk"
+    );
+    h.freeze();
+    assert_eq!(h.bytes(), 0);
+    assert_eq!(h.stats().chunk_bytes, 0);
+}

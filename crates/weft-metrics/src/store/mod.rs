@@ -273,11 +273,7 @@ impl MetricStore {
 
     /// Total bytes of head chunk data over all tenants.
     pub fn head_bytes(&self) -> u64 {
-        self.tenants
-            .read()
-            .values()
-            .map(|t| t.head.stats().chunk_bytes)
-            .sum()
+        self.tenants.read().values().map(|t| t.head.bytes()).sum()
     }
 
     /// A `/metrics` source reporting head sizes per tenant.
