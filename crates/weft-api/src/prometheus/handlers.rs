@@ -15,7 +15,7 @@ use weft_core::labels::Labels;
 use weft_core::time::now_unix_nanos;
 use weft_core::TenantId;
 use weft_metrics::promql::{self, Evaluator, Value};
-use weft_metrics::store::TenantReader;
+use weft_metrics::store::{TenantReader, WindowCache};
 
 use super::encode::{encode_matrix, encode_scalar, encode_string, encode_vector};
 use super::params::{invalid_param, parse_range_params, parse_time_param, FormValues};
@@ -144,7 +144,9 @@ async fn query_range_inner(state: &AppState, form: &FormValues, headers: &Header
         .map_err(|e| invalid_param(&e, "query"))?;
     let reader = state.metric_store.reader(&tenant);
     blocking(move || {
-        let mut ev = Evaluator::new(&reader);
+        // Steps re-select overlapping windows: select once, slice per step.
+        let cache = WindowCache::new(&reader, range.end_ms - range.start_ms);
+        let mut ev = Evaluator::new(&cache);
         ev.lookback_ms = lookback_ms;
         ev.prepare(&q).map_err(|e| invalid_param(&e, "query"))?;
         let result = ev.range(&q.expr, range.start_ms, range.end_ms, step_ms);

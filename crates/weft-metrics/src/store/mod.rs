@@ -22,6 +22,7 @@
 mod config;
 mod disk;
 mod exemplars;
+mod window_cache;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use crate::promql::{matches, Queryable, SeriesData};
 pub use config::MetricStoreConfig;
 pub use disk::MetricStoreError;
 use exemplars::ExemplarRing;
+pub use window_cache::WindowCache;
 
 /// Samples refused for one reason (the first message kept as an example).
 #[derive(Clone, Debug, PartialEq, Eq)]
