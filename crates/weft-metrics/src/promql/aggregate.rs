@@ -361,14 +361,8 @@ fn histogram_group(ev: &mut Evaluator, op: &str, g: &Group) -> GroupResult {
                 .samples
                 .iter()
                 .filter_map(|s| s.h.as_deref().map(|h| (h, &s.labels)));
-            match native::sum_histograms(ev, hs) {
-                Some(mut h) => {
-                    if op == "avg" {
-                        h.div(g.samples.len() as f64);
-                    }
-                    h.compact();
-                    GroupResult::Hist(h)
-                }
+            match native::sum_histograms(ev, hs, op == "avg") {
+                Some(h) => GroupResult::Hist(h),
                 None => GroupResult::Skip,
             }
         }

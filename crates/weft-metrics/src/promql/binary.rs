@@ -8,6 +8,7 @@ use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::eval::{labels_from, EvSample, Evaluator, Value};
 use super::histogram::{CounterResetHint, FloatHistogram};
+use super::trim::{trim_buckets, Trim};
 
 fn is_comparison(op: &str) -> bool {
     matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
@@ -66,6 +67,20 @@ fn incompatible_types(op: &str, l: &str, r: &str) -> Elem {
     )))
 }
 
+fn is_trim(op: &str) -> bool {
+    matches!(op, "</" | ">/")
+}
+
+/// A histogram result of a trim operator.
+fn trimmed(h: FloatHistogram) -> Elem {
+    Elem::Value {
+        f: 0.0,
+        h: Some(h),
+        keep: true,
+        note: None,
+    }
+}
+
 /// A float result without annotation.
 fn plain(f: f64, keep: bool) -> Elem {
     Elem::Value {
@@ -94,6 +109,7 @@ pub(super) fn elem_binop(
         }
     };
     Ok(match (lh, rh) {
+        (None, None) if is_trim(op) => incompatible_types(op, "float", "float"),
         (None, None) => {
             let (v, keep) = elem_op(op, lf, rf)?;
             plain(v, keep)
@@ -117,6 +133,10 @@ pub(super) fn elem_binop(
                 h.div(rf);
                 hist(h)
             }
+            // Already compacted when anything was trimmed (Prometheus does not compact an
+            // untouched histogram either).
+            "</" => trimmed(trim_buckets(l, rf, Trim::Upper)),
+            ">/" => trimmed(trim_buckets(l, rf, Trim::Lower)),
             _ => incompatible_types(op, "histogram", "float"),
         },
         (Some(l), Some(r)) => match op {
@@ -218,7 +238,10 @@ fn signature(l: &Labels, m: &Matching) -> Labels {
 }
 
 pub(super) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, t: i64) -> Result<Value, String> {
-    let op = b.op.to_string();
+    let op = match ev.trim_of(b) {
+        Some(trim) => trim.symbol().to_string(),
+        None => b.op.to_string(),
+    };
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let lhs = ev.eval(&b.lhs, t)?;
     let rhs = ev.eval(&b.rhs, t)?;

@@ -525,7 +525,7 @@ pub fn mark_info_selectors(q: &str) -> String {
 
 /// The index just past the string literal that starts at `b[start]` (a quote character);
 /// backslash escapes count except in backtick strings, as in PromQL.
-fn skip_string_literal(b: &[u8], start: usize) -> usize {
+pub(super) fn skip_string_literal(b: &[u8], start: usize) -> usize {
     let quote = b[start];
     let mut i = start + 1;
     while i < b.len() && b[i] != quote {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp, Matcher, Matchers};
-use promql_parser::parser::{AtModifier, Expr, MatrixSelector, Offset, VectorSelector};
+use promql_parser::parser::{AtModifier, BinaryExpr, Expr, MatrixSelector, Offset, VectorSelector};
 use weft_core::labels::{Labels, METRIC_NAME};
 
 use super::durexpr::{RangeMod, SMOOTHED_MARKER};
@@ -128,6 +128,11 @@ pub struct Evaluator<'a> {
     budget: u64,
     /// Range modifiers by the address of their `MatrixSelector` node (see [`Self::prepare`]).
     range_mods: HashMap<usize, RangeMod>,
+    /// Trim operators by the address of their (`<`/`>`) `BinaryExpr` node.
+    trims: HashMap<usize, super::trim::Trim>,
+    /// Vector selectors read like Prometheus' `HistogramStatsIterator` reads them (by node
+    /// address; see [`super::stats`]).
+    stats_selectors: std::collections::HashSet<usize>,
 }
 
 /// Range selectors of `e` in source order.
@@ -262,11 +267,24 @@ impl<'a> Evaluator<'a> {
             infos: Vec::new(),
             budget: STEP_BUDGET,
             range_mods: HashMap::new(),
+            trims: HashMap::new(),
+            stats_selectors: Default::default(),
         }
     }
 
     /// Registers the range modifiers of `q`; evaluate `q.expr` (this very value) afterwards.
     pub fn prepare(&mut self, q: &Query) -> Result<(), String> {
+        self.trims = super::trim::trim_nodes(&q.expr, &q.trims)?
+            .into_iter()
+            .map(|(b, t)| (b as *const BinaryExpr as usize, t))
+            .collect();
+        let trim_of = |b: &BinaryExpr| self.trim_of(b);
+        let stats: std::collections::HashSet<usize> =
+            super::stats::stats_selectors(&q.expr, &trim_of)
+                .into_iter()
+                .map(|vs| vs as *const VectorSelector as usize)
+                .collect();
+        self.stats_selectors = stats;
         self.range_mods.clear();
         if q.range_mods.iter().all(Option::is_none) {
             return Ok(());
@@ -283,6 +301,17 @@ impl<'a> Evaluator<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `vs` is read like Prometheus' `HistogramStatsIterator` reads it.
+    fn reads_stats(&self, vs: &VectorSelector) -> bool {
+        self.stats_selectors
+            .contains(&(vs as *const VectorSelector as usize))
+    }
+
+    /// The trim operator a parsed `<`/`>` node stands for, if any.
+    pub(super) fn trim_of(&self, b: &BinaryExpr) -> Option<super::trim::Trim> {
+        self.trims.get(&(b as *const BinaryExpr as usize)).copied()
     }
 
     /// The `anchored`/`smoothed` modifier of a range selector.
@@ -514,7 +543,11 @@ impl<'a> Evaluator<'a> {
             return self.select_smoothed(&matchers, r, t);
         }
         let mut out = Vec::new();
-        for s in self.storage.select(&matchers, r - self.lookback_ms + 1, r) {
+        let stats = self.reads_stats(vs);
+        for mut s in self.storage.select(&matchers, r - self.lookback_ms + 1, r) {
+            if stats {
+                super::stats::synthesize_hints(&mut s.histograms);
+            }
             if let Some(x) = latest_sample(s, r, self.lookback_ms) {
                 out.push(x);
             }
@@ -533,6 +566,20 @@ impl<'a> Evaluator<'a> {
                 .into_iter()
                 .filter(|p| p.0 > r - lb && p.0 <= r + lb && !is_stale_nan(p.1))
                 .collect();
+            let hs: Vec<(i64, FloatHistogram)> = s
+                .histograms
+                .into_iter()
+                .filter(|p| p.0 > r - lb && p.0 <= r + lb)
+                .collect();
+            if !hs.is_empty() {
+                let name = super::native::metric_name(&s.labels);
+                if !f.is_empty() {
+                    super::native::warn_mixed_floats_histograms(self, &name);
+                } else if let Some(h) = super::extended::smoothed_histogram(self, &hs, r, &name) {
+                    out.push(EvSample::hist(s.labels, h, t, false));
+                }
+                continue;
+            }
             let i = f.partition_point(|p| p.0 < r);
             let v = if i < f.len() && f[i].0 == r {
                 f[i].1
@@ -584,10 +631,16 @@ impl<'a> Evaluator<'a> {
     ) -> Vec<EvSeries> {
         let r = self.ref_time(&vs.at, &vs.offset, t);
         let matchers = selector_matchers(vs);
+        let stats = self.reads_stats(vs);
         self.storage
             .select(&matchers, r - range_ms + 1, r)
             .into_iter()
-            .map(|s| window_series(s, r - range_ms, r))
+            .map(|mut s| {
+                if stats {
+                    super::stats::synthesize_hints(&mut s.histograms);
+                }
+                window_series(s, r - range_ms, r)
+            })
             .collect()
     }
 

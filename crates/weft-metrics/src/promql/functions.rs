@@ -561,11 +561,16 @@ fn hist_over_time(
                 native::warn_mixed_floats_histograms(ev, &metric);
                 return done(None);
             }
-            if rmod.is_some() {
-                // Anchored/smoothed histogram rates are not implemented.
-                return done(None);
-            }
             let (counter, rate) = (name != "delta", name == "rate");
+            if let Some(m) = rmod {
+                let flags = super::extended::RateFlags {
+                    is_counter: counter,
+                    is_rate: rate,
+                    smoothed: m == RangeMod::Smoothed,
+                };
+                let h = super::extended::extended_histogram_rate(ev, hs, w, flags, &metric);
+                return done(h.map(Out::H));
+            }
             done(native::extrapolated_histogram_rate(ev, hs, w, counter, rate, &metric).map(Out::H))
         }
         "irate" | "idelta" => done(native::instant_value(ev, p, hs, name == "irate", &metric)),
@@ -602,14 +607,9 @@ fn hist_over_time(
                 native::warn_mixed_floats_histograms(ev, &metric);
                 return done(None);
             }
-            let sum = native::sum_histograms(ev, hs.iter().map(|x| (&x.1, &s.labels)));
-            done(sum.map(|mut h| {
-                if name == "avg_over_time" {
-                    h.div(hs.len() as f64);
-                }
-                h.compact();
-                Out::H(h)
-            }))
+            let hs = hs.iter().map(|x| (&x.1, &s.labels));
+            let sum = native::sum_histograms(ev, hs, name == "avg_over_time");
+            done(sum.map(Out::H))
         }
         "count_over_time" => done(Some(Out::F((p.len() + hs.len()) as f64))),
         "present_over_time" => done(Some(Out::F(1.0))),

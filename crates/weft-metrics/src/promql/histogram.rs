@@ -6,6 +6,8 @@
 //! Prometheus' `Compact(0)` does. Every operation is total: invalid input (odd schemas, NaN
 //! thresholds, out-of-range bucket indexes) yields odd numbers, never a panic.
 
+use super::aggregate::kahan_inc;
+
 /// Schema number of histograms with custom bucket bounds (NHCB).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 
@@ -177,6 +179,30 @@ fn count_at(b: &[(i32, f64)], idx: i32) -> Option<f64> {
     b.binary_search_by_key(&idx, |x| x.0).ok().map(|k| b[k].1)
 }
 
+/// Sparse buckets `(index, count)`, ascending by index.
+type Buckets = Vec<(i32, f64)>;
+
+/// Kahan-adds sparse buckets `other` into `h`, with compensation terms in `c` (same indexes).
+fn kahan_merge(h: &mut Vec<(i32, f64)>, c: &mut Vec<(i32, f64)>, other: &[(i32, f64)]) {
+    for &(idx, v) in other {
+        let (sum, comp) = kahan_inc(
+            v,
+            count_at(h, idx).unwrap_or(0.0),
+            count_at(c, idx).unwrap_or(0.0),
+        );
+        set_at(h, idx, sum);
+        set_at(c, idx, comp);
+    }
+}
+
+/// Sets sparse bucket `idx` to `v`, inserting it in index order when absent.
+fn set_at(b: &mut Vec<(i32, f64)>, idx: i32, v: f64) {
+    match b.binary_search_by_key(&idx, |x| x.0) {
+        Ok(k) => b[k].1 = v,
+        Err(k) => b.insert(k, (idx, v)),
+    }
+}
+
 /// Intersection of two ascending bound lists (Prometheus `intersectCustomBucketBounds`).
 fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
     let mut out = Vec::new();
@@ -334,6 +360,105 @@ impl FloatHistogram {
         self.positive = merge(&self.positive, &pos, sign);
         self.negative = merge(&self.negative, &neg, sign);
         Ok(notes)
+    }
+
+    /// Prometheus `KahanAdd`: `self += other` with every count and the sum Kahan-compensated.
+    /// `c` holds the compensation terms in this histogram's layout (a fresh one is made when
+    /// `None`) and is returned updated; the caller adds it back at the end. Rounding inside
+    /// resolution reductions and bucket reconciliation is not compensated.
+    pub fn kahan_add(
+        &mut self,
+        other: &FloatHistogram,
+        c: Option<FloatHistogram>,
+    ) -> Result<(FloatHistogram, CombineNotes), IncompatibleSchema> {
+        if self.uses_custom_buckets() != other.uses_custom_buckets() {
+            return Err(IncompatibleSchema);
+        }
+        let mut notes = CombineNotes {
+            counter_reset_collision: self.adjust_counter_reset(other),
+            bounds_reconciled: false,
+        };
+        let mut c = c.unwrap_or_else(|| self.compensation());
+        if !self.uses_custom_buckets() {
+            let other_zero = self.reconcile_zero_buckets(other);
+            c.widen_zero_bucket_to(self.zero_threshold);
+            (self.zero_count, c.zero_count) = kahan_inc(other_zero, self.zero_count, c.zero_count);
+        }
+        (self.count, c.count) = kahan_inc(other.count, self.count, c.count);
+        (self.sum, c.sum) = kahan_inc(other.sum, self.sum, c.sum);
+        if self.uses_custom_buckets() {
+            let theirs = if self.custom_values == other.custom_values {
+                other.positive.clone()
+            } else {
+                notes.bounds_reconciled = true;
+                let target = intersect_bounds(&self.custom_values, &other.custom_values);
+                self.positive = map_custom(&self.positive, &self.custom_values, &target);
+                c.positive = map_custom(&c.positive, &self.custom_values, &target);
+                self.custom_values = target.clone();
+                c.custom_values = target.clone();
+                map_custom(&other.positive, &other.custom_values, &target)
+            };
+            kahan_merge(&mut self.positive, &mut c.positive, &theirs);
+            return Ok((c, notes));
+        }
+        if other.schema < self.schema {
+            self.reduce_resolution(other.schema);
+            c.reduce_resolution(other.schema);
+        }
+        let (pos, neg) = self.outside_zero_bucket(other);
+        kahan_merge(&mut self.positive, &mut c.positive, &pos);
+        kahan_merge(&mut self.negative, &mut c.negative, &neg);
+        Ok((c, notes))
+    }
+
+    /// Prometheus `newCompensationHistogram`: all zeros, in this histogram's layout.
+    fn compensation(&self) -> FloatHistogram {
+        FloatHistogram {
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            custom_values: self.custom_values.clone(),
+            hint: self.hint,
+            ..FloatHistogram::default()
+        }
+    }
+
+    /// Raises the zero threshold to `zt` (folding the buckets it now covers into the zero
+    /// bucket), so a compensation histogram keeps following its sum's layout.
+    fn widen_zero_bucket_to(&mut self, zt: f64) {
+        if self.zero_threshold < zt {
+            let probe = FloatHistogram {
+                schema: self.schema,
+                zero_threshold: zt,
+                ..FloatHistogram::default()
+            };
+            self.reconcile_zero_buckets(&probe);
+        }
+    }
+
+    /// `other`'s positive and negative buckets outside this histogram's zero bucket, in this
+    /// histogram's schema (those inside are part of the reconciled zero count).
+    fn outside_zero_bucket(&self, other: &FloatHistogram) -> (Buckets, Buckets) {
+        let zt = self.zero_threshold;
+        let (schema, cv) = (other.schema, &other.custom_values);
+        let keep = |b: &[(i32, f64)]| -> Buckets {
+            let v: Vec<(i32, f64)> = b
+                .iter()
+                .copied()
+                .filter(|x| bucket_bound(x.0, schema, cv) > zt)
+                .collect();
+            reduce(&v, schema, self.schema)
+        };
+        (keep(&other.positive), keep(&other.negative))
+    }
+
+    /// Prometheus `HasOverflow`: whether any count, the sum or a bound is infinite.
+    pub fn has_overflow(&self) -> bool {
+        [self.zero_count, self.count, self.sum]
+            .into_iter()
+            .chain(self.positive.iter().map(|b| b.1))
+            .chain(self.negative.iter().map(|b| b.1))
+            .chain(self.custom_values.iter().copied())
+            .any(f64::is_infinite)
     }
 
     /// Prometheus `adjustCounterReset`: the hint of a sum/difference; true on a collision of
@@ -608,6 +733,24 @@ mod tests {
             positive: pos.to_vec(),
             ..FloatHistogram::default()
         }
+    }
+
+    #[test]
+    fn kahan_add_keeps_small_terms_next_to_huge_ones() {
+        let with_sum = |sum: f64| FloatHistogram {
+            sum,
+            positive: vec![(1, sum.abs().min(1.0))],
+            ..FloatHistogram::default()
+        };
+        let mut acc = with_sum(1.0);
+        let mut c = None;
+        for s in [1e100, 1.0, -1e100] {
+            c = Some(acc.kahan_add(&with_sum(s), c).unwrap().0);
+        }
+        acc.add(&c.unwrap()).unwrap();
+        assert_eq!(acc.sum, 2.0);
+        assert_eq!(acc.positive, vec![(1, 4.0)]);
+        assert!(!acc.has_overflow());
     }
 
     #[test]

@@ -33,6 +33,8 @@
 //!   `smoothed` modifiers; [`durexpr`] rewrites the query text before parsing (evaluating
 //!   duration arithmetic, lifting range modifiers out into [`Query::range_mods`], marking
 //!   smoothed instant selectors with a no-op matcher).
+//! * The trim operators `</` and `>/` are rewritten into `<`/`>` (same precedence) and told
+//!   apart again by source order ([`trim`]); [`Evaluator::prepare`] maps them to their nodes.
 //! * Native histograms ([`histogram::FloatHistogram`]) travel beside floats: a sample carries
 //!   `h: Some(..)`, a range series has separate float and histogram point lists (Prometheus'
 //!   `Floats`/`Histograms`), so float-only paths stay as they were. Histogram semantics of
@@ -45,11 +47,14 @@ mod aggregate;
 mod binary;
 pub mod durexpr;
 mod eval;
+mod extended;
 mod functions;
 pub mod histogram;
 mod info;
 mod native;
+mod stats;
 pub mod testing;
+pub mod trim;
 
 #[cfg(test)]
 mod tests;
@@ -99,6 +104,9 @@ pub trait Queryable {
 pub struct Query {
     pub expr: promql_parser::parser::Expr,
     pub range_mods: Vec<Option<durexpr::RangeMod>>,
+    /// For each `<`/`>` operator in source order, whether it was written as a trim operator
+    /// (`</`, `>/`), which `promql-parser` cannot parse (see [`trim`]).
+    pub trims: Vec<Option<trim::Trim>>,
 }
 
 /// Parses a query, first rewriting duration expressions ([`durexpr`]) with the query's step
@@ -109,8 +117,13 @@ pub fn parse_query(q: &str, step_ms: i64, range_ms: i64) -> Result<Query, String
     let q = durexpr::mark_smoothed_selectors(&q);
     let q = durexpr::mark_info_selectors(&q);
     let (q, range_mods) = durexpr::strip_range_modifiers(&q);
+    let (q, trims) = trim::rewrite(&q);
     let expr = promql_parser::parser::parse(&q)?;
-    Ok(Query { expr, range_mods })
+    Ok(Query {
+        expr,
+        range_mods,
+        trims,
+    })
 }
 
 /// True if `labels` satisfy `matchers` (a missing label matches as the empty string).

@@ -31,13 +31,13 @@ pub(super) fn warn_mixed_exponential_custom(ev: &mut Evaluator, name: &str) {
     ev.warn(format!("PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"));
 }
 
-fn warn_not_counter(ev: &mut Evaluator, name: &str) {
+pub(super) fn warn_not_counter(ev: &mut Evaluator, name: &str) {
     ev.warn(format!(
         "PromQL warning: this native histogram metric is not a counter: {name:?}"
     ));
 }
 
-fn warn_not_gauge(ev: &mut Evaluator, name: &str) {
+pub(super) fn warn_not_gauge(ev: &mut Evaluator, name: &str) {
     ev.warn(format!(
         "PromQL warning: this native histogram metric is not a gauge: {name:?}"
     ));
@@ -63,7 +63,7 @@ pub(super) fn warn_counter_reset_collision(ev: &mut Evaluator, operation: &str) 
 
 /// Adds or subtracts `other` into `acc`, reporting reconciled bounds as an info; on an
 /// exponential/custom mix warns and returns false.
-fn combine_annotated(
+pub(super) fn combine_annotated(
     ev: &mut Evaluator,
     acc: &mut FloatHistogram,
     other: &FloatHistogram,
@@ -310,28 +310,26 @@ pub(super) fn changes(points: &[(i64, Point)]) -> f64 {
         .count() as f64
 }
 
-/// The sum of histograms (for `sum`/`avg` and their `_over_time` forms), each paired with
-/// its series' labels. Warns about counter reset collisions and exponential/custom mixes
-/// (naming the series that could not be added).
+/// The sum (or, with `mean`, the average) of histograms, for `sum`/`avg` and their
+/// `_over_time` forms, each paired with its series' labels. Warns about counter reset
+/// collisions and exponential/custom mixes (naming the series that could not be added).
 pub(super) fn sum_histograms<'a>(
     ev: &mut Evaluator,
     hs: impl Iterator<Item = (&'a FloatHistogram, &'a Labels)>,
+    mean: bool,
 ) -> Option<FloatHistogram> {
-    let mut acc: Option<FloatHistogram> = None;
+    let mut acc = HistogramSum::default();
     let (mut reset_seen, mut not_reset_seen, mut reconciled) = (false, false, false);
     let mut failed = None;
     for (h, labels) in hs {
         reset_seen |= h.hint == CounterResetHint::CounterReset;
         not_reset_seen |= h.hint == CounterResetHint::NotCounterReset;
-        match acc.as_mut() {
-            None => acc = Some(h.clone()),
-            Some(a) => match a.add(h) {
-                Ok(n) => reconciled |= n.bounds_reconciled,
-                Err(IncompatibleSchema) => {
-                    failed = Some(metric_name(labels));
-                    break;
-                }
-            },
+        match acc.push(h, mean) {
+            Ok(r) => reconciled |= r,
+            Err(IncompatibleSchema) => {
+                failed = Some(metric_name(labels));
+                break;
+            }
         }
     }
     if reset_seen && not_reset_seen {
@@ -344,7 +342,88 @@ pub(super) fn sum_histograms<'a>(
         warn_mixed_exponential_custom(ev, &name);
         return None;
     }
-    acc
+    acc.finish(mean)
+}
+
+/// Prometheus' histogram summation: Kahan-compensated, and for means a direct sum divided at
+/// the end until the sum overflows, then an incremental mean (which cannot overflow).
+#[derive(Default)]
+struct HistogramSum {
+    /// The running sum (direct mode).
+    sum: Option<FloatHistogram>,
+    /// Kahan compensation of `sum` (or of `mean` once incremental).
+    c: Option<FloatHistogram>,
+    /// The running mean, once the sum overflowed.
+    mean: Option<FloatHistogram>,
+    n: f64,
+}
+
+impl HistogramSum {
+    /// Adds `h`; true when custom bucket bounds were reconciled.
+    fn push(&mut self, h: &FloatHistogram, mean: bool) -> Result<bool, IncompatibleSchema> {
+        self.n += 1.0;
+        let Some(sum) = self.sum.as_mut() else {
+            self.sum = Some(h.clone());
+            return Ok(false);
+        };
+        if !mean {
+            let (c, notes) = sum.kahan_add(h, self.c.take())?;
+            self.c = Some(c);
+            return Ok(notes.bounds_reconciled);
+        }
+        if self.mean.is_none() {
+            let mut next = sum.clone();
+            let (c, notes) = next.kahan_add(h, self.c.clone())?;
+            if !next.has_overflow() {
+                *sum = next;
+                self.c = Some(c);
+                return Ok(notes.bounds_reconciled);
+            }
+            // Switch to the incremental mean: the mean so far, compensation scaled alike.
+            let mut m = sum.clone();
+            m.div(self.n - 1.0);
+            self.mean = Some(m);
+            if let Some(c) = self.c.as_mut() {
+                c.div(self.n - 1.0);
+            }
+        }
+        let q = (self.n - 1.0) / self.n;
+        if let Some(c) = self.c.as_mut() {
+            c.mul(q);
+        }
+        let mut to_add = h.clone();
+        to_add.div(self.n);
+        let Some(m) = self.mean.as_mut() else {
+            return Ok(false);
+        };
+        m.mul(q);
+        let (c, notes) = m.kahan_add(&to_add, self.c.take())?;
+        self.c = Some(c);
+        Ok(notes.bounds_reconciled)
+    }
+
+    /// The sum or mean with the compensation applied, compacted.
+    fn finish(self, mean: bool) -> Option<FloatHistogram> {
+        let incremental = self.mean.is_some();
+        let mut out = match self.mean {
+            Some(m) => m,
+            None => self.sum?,
+        };
+        let mut c = self.c;
+        if mean && !incremental {
+            // Direct mean: sum and compensation are both divided by the count.
+            out.div(self.n);
+            if let Some(c) = c.as_mut() {
+                c.div(self.n);
+            }
+        }
+        if let Some(c) = c {
+            // Cannot fail: `c` always shares `out`'s bucket kind.
+            let _ = out.add(&c);
+        }
+        out.compact();
+        Some(out)
+    }
 }
 
 /// Prometheus `HistogramQuantile`.
