@@ -106,6 +106,23 @@ pub fn is_legacy_metric_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
+/// Sorted, distinct label names of `series` (`/api/v1/labels`).
+pub fn names_of<'a>(series: impl IntoIterator<Item = &'a Labels>) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = series
+        .into_iter()
+        .flat_map(|l| l.iter().map(|l| l.name.as_str()))
+        .collect();
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// Sorted, distinct values of label `name` in `series`; series without it add nothing
+/// (`/api/v1/label/<name>/values`).
+pub fn values_of<'a>(name: &str, series: impl IntoIterator<Item = &'a Labels>) -> Vec<String> {
+    let values: std::collections::BTreeSet<&str> =
+        series.into_iter().filter_map(|l| l.get(name)).collect();
+    values.into_iter().map(str::to_string).collect()
+}
+
 impl fmt::Display for Labels {
     /// Prometheus' text form: `name{a="b", c="d"}` style without the name pulled out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

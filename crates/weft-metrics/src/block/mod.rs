@@ -11,7 +11,7 @@
 //!   in memory (from samples or ready chunks).
 //! * [`Block::open`] validates everything except the chunk bytes, keeps the index in memory,
 //!   and reads chunks on demand with positional reads. Its queries ([`Block::select`],
-//!   [`Block::series`], [`Block::label_names`], [`Block::label_values`]) have the semantics of
+//!   [`Block::series`]) have the semantics of
 //!   the head's methods of the same names; postings selection is shared with the head
 //!   ([`postings`]).
 //! * [`compact`] merges blocks series by series (streaming), copying chunks that overlap

@@ -1,6 +1,5 @@
 //! Opening and querying a block; listing and cleaning a block directory.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -220,37 +219,6 @@ impl Block {
         // Ids are in label order already.
         debug_assert!(out.windows(2).all(|w| w[0] < w[1]));
         Ok(out)
-    }
-
-    /// Sorted label names of the series selected as for [`Block::series`].
-    pub fn label_names(
-        &self,
-        matchers: &[Matchers],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<String>, BlockError> {
-        let names: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms)?
-            .iter()
-            .flat_map(|l| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
-            .collect();
-        Ok(names.into_iter().collect())
-    }
-
-    /// Sorted values of label `name` in the series selected as for [`Block::series`].
-    pub fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matchers],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<String>, BlockError> {
-        let values: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms)?
-            .iter()
-            .filter_map(|l| l.get(name).map(str::to_string))
-            .collect();
-        Ok(values.into_iter().collect())
     }
 }
 

@@ -30,7 +30,7 @@ mod matcher;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -635,34 +635,6 @@ impl Head {
             .collect();
         out.sort();
         out
-    }
-
-    /// Sorted label names of the series selected as for [`Head::series`]
-    /// (`/api/v1/labels`).
-    pub fn label_names(&self, matchers: &[Matchers], start_ms: i64, end_ms: i64) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms)
-            .iter()
-            .flat_map(|l| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
-            .collect();
-        names.into_iter().collect()
-    }
-
-    /// Sorted values of label `name` in the series selected as for [`Head::series`]
-    /// (`/api/v1/label/<name>/values`). Series without the label contribute nothing.
-    pub fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matchers],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Vec<String> {
-        let values: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms)
-            .iter()
-            .filter_map(|l| l.get(name).map(str::to_string))
-            .collect();
-        values.into_iter().collect()
     }
 }
 

@@ -7,6 +7,7 @@ use weft_core::labels::Labels;
 
 use super::*;
 use crate::promql::{parse_query, Evaluator, Value};
+use weft_core::labels::{names_of, values_of};
 
 fn l(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied()).unwrap()
@@ -306,26 +307,29 @@ fn metadata_queries() {
     h.append(&l(&[("__name__", "other"), ("env", "prod")]), 9000, 1.0)
         .unwrap();
     assert_eq!(
-        h.label_names(&[], i64::MIN, i64::MAX),
+        names_of(&h.series(&[], i64::MIN, i64::MAX)),
         vec!["__name__", "env", "job", "zone"]
     );
     assert_eq!(
-        h.label_names(&[sel("up")], i64::MIN, i64::MAX),
+        names_of(&h.series(&[sel("up")], i64::MIN, i64::MAX)),
         vec!["__name__", "job", "zone"]
     );
     assert_eq!(
-        h.label_names(&[sel("up")], 0, 2000),
+        names_of(&h.series(&[sel("up")], 0, 2000)),
         vec!["__name__", "job"]
     );
     assert_eq!(
-        h.label_values("job", &[], i64::MIN, i64::MAX),
+        values_of("job", &h.series(&[], i64::MIN, i64::MAX)),
         vec!["a", "b"]
     );
     assert_eq!(
-        h.label_values("__name__", &[sel("up"), sel("other")], 4000, 10_000),
+        values_of(
+            "__name__",
+            &h.series(&[sel("up"), sel("other")], 4000, 10_000)
+        ),
         vec!["other", "up"]
     );
-    assert!(h.label_values("nope", &[], i64::MIN, i64::MAX).is_empty());
+    assert!(values_of("nope", &h.series(&[], i64::MIN, i64::MAX)).is_empty());
     let s = h.series(&[sel(r#"{job=~".+"}"#)], 0, 3000);
     assert_eq!(s, vec![l(&[("__name__", "up"), ("job", "a")])]);
     assert_eq!(h.series(&[], 2000, 4000), Vec::<Labels>::new());

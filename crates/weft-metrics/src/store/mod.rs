@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use promql_parser::label::Matchers;
-use weft_core::labels::Labels;
+use weft_core::labels::{names_of, values_of, Labels};
 use weft_core::telemetry::{Sample, SampleKind, SnapshotSource};
 use weft_core::TenantId;
 
@@ -325,12 +325,7 @@ impl TenantReader {
 
     /// Sorted label names of the series [`TenantReader::series`] selects.
     pub fn label_names(&self, matchers: &[Matchers], start_ms: i64, end_ms: i64) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms, 0)
-            .iter()
-            .flat_map(|l| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
-            .collect();
-        names.into_iter().collect()
+        names_of(&self.series(matchers, start_ms, end_ms, 0))
     }
 
     /// Sorted values of label `name` in the series [`TenantReader::series`] selects.
@@ -341,12 +336,7 @@ impl TenantReader {
         start_ms: i64,
         end_ms: i64,
     ) -> Vec<String> {
-        let values: BTreeSet<String> = self
-            .series(matchers, start_ms, end_ms, 0)
-            .iter()
-            .filter_map(|l| l.get(name).map(str::to_string))
-            .collect();
-        values.into_iter().collect()
+        values_of(name, &self.series(matchers, start_ms, end_ms, 0))
     }
 }
 
