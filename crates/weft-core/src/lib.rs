@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod fsutil;
 pub mod ids;
 pub mod labels;
 pub mod protowire;

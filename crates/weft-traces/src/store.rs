@@ -540,7 +540,7 @@ fn open_tenant_blocks(
         let reader = match BlockReader::open(&dir) {
             Ok(reader) => reader,
             Err(err) if err.is_corruption() => {
-                quarantine(&dir, &err);
+                weft_core::fsutil::quarantine(&dir, "trace block", &err);
                 continue;
             }
             Err(err) => return Err(err.into()),
@@ -566,20 +566,6 @@ fn open_tenant_blocks(
     });
     readers.sort_by_key(|b| b.meta().max_end_ns);
     Ok(readers)
-}
-
-/// Moves a corrupt block aside (a dot-directory, which readers ignore) so the rest of the
-/// tenant's data stays available and an operator can inspect it.
-fn quarantine(dir: &Path, err: &crate::block::BlockError) {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let target = dir.with_file_name(format!(".corrupt-{name}"));
-    tracing::error!(dir = %dir.display(), %err, quarantined = %target.display(), "corrupt trace block moved aside");
-    if let Err(e) = fs::rename(dir, &target) {
-        tracing::error!(dir = %dir.display(), %e, "could not move the corrupt block aside");
-    }
 }
 
 /// Reports per-tenant state on `/metrics`.

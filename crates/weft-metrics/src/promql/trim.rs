@@ -7,7 +7,7 @@
 //! then builds exactly the tree Prometheus builds, vector matching (`on`, `group_left`, …)
 //! included. Which of the resulting `<`/`>` nodes were trims is recorded in source order; a
 //! binary tree's in-order traversal visits its operators in source order, so
-//! [`trim_nodes`] pairs the flags with the parsed nodes.
+//! `trim_nodes` pairs the flags with the parsed nodes.
 
 use promql_parser::parser::{BinaryExpr, Expr};
 

@@ -260,7 +260,9 @@ fn open_tenant_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, MetricStoreError> {
     for path in block::list_blocks(dir)? {
         match Block::open(&path) {
             Ok(b) => blocks.push(Arc::new(b)),
-            Err(err) if err.is_corruption() => quarantine(&path, &err),
+            Err(err) if err.is_corruption() => {
+                weft_core::fsutil::quarantine(&path, "metric block", &err);
+            }
             Err(err) => return Err(err.into()),
         }
     }
@@ -324,18 +326,5 @@ fn compact_tenant(dir: &Path, t: &Tenant) -> Result<usize, MetricStoreError> {
 fn remove_block_dir(dir: &Path) {
     if let Err(err) = std::fs::remove_dir_all(dir) {
         tracing::warn!(dir = %dir.display(), %err, "could not delete metric block");
-    }
-}
-
-/// Moves a corrupt block aside (a dot-directory, which listing skips) so the rest opens.
-fn quarantine(dir: &Path, err: &BlockError) {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let target = dir.with_file_name(format!(".corrupt-{name}"));
-    tracing::error!(dir = %dir.display(), %err, quarantined = %target.display(), "corrupt metric block moved aside");
-    if let Err(e) = std::fs::rename(dir, &target) {
-        tracing::error!(dir = %dir.display(), %e, "could not move the corrupt block aside");
     }
 }
