@@ -13,7 +13,7 @@
 //!   and reads chunks on demand with positional reads. Its queries ([`Block::select`],
 //!   [`Block::series`]) have the semantics of
 //!   the head's methods of the same names; postings selection is shared with the head
-//!   ([`postings`]).
+//!   (`block::postings`).
 //! * [`compact`] merges blocks series by series (streaming), copying chunks that overlap
 //!   nothing and re-chunking the rest (newer block wins on equal timestamps);
 //!   [`plan_compaction`] picks what to merge.
