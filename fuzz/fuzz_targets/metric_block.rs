@@ -177,8 +177,8 @@ fn run(input: &[u8]) {
     }
     let all = std::slice::from_ref(&t.matchers[2]);
     let _ = block.series(all, 0, 600_000);
-    let _ = block.label_names(&[], i64::MIN, i64::MAX);
-    let _ = block.label_values("job", all, 100_000, 2_000_000);
+    let _ = block.series(&[], i64::MIN, i64::MAX);
+    let _ = block.series(all, 100_000, 2_000_000);
 }
 
 fuzz_target!(|input: &[u8]| run(input));
