@@ -14,7 +14,7 @@ use serde::Serialize;
 use weft_core::labels::Labels;
 use weft_core::time::now_unix_nanos;
 use weft_core::TenantId;
-use weft_metrics::promql::{self, Evaluator, Value};
+use weft_metrics::promql::{self, EvSeries, Evaluator, Query, Queryable, Value};
 use weft_metrics::store::{TenantReader, WindowCache};
 
 use super::encode::{encode_matrix, encode_scalar, encode_string, encode_vector};
@@ -85,9 +85,7 @@ async fn query_inner(state: &AppState, form: &FormValues, headers: &HeaderMap) -
     let q = promql::parse_query(&text, 0, 0).map_err(|e| invalid_param(&e, "query"))?;
     let reader = state.metric_store.reader(&tenant);
     blocking(move || {
-        let mut ev = Evaluator::new(&reader);
-        ev.lookback_ms = lookback_ms;
-        ev.prepare(&q).map_err(|e| invalid_param(&e, "query"))?;
+        let mut ev = prepared(&reader, &q, lookback_ms)?;
         let value = ev.instant(&q.expr, t).map_err(execution)?;
         let data = match value {
             Value::Scalar(v) => encode_scalar(t, v),
@@ -103,24 +101,44 @@ async fn query_inner(state: &AppState, form: &FormValues, headers: &HeaderMap) -
                     .collect();
                 encode_vector(&samples)
             }
-            Value::Matrix(m) => {
-                let series: Vec<MatrixSeries<'_>> = m
-                    .iter()
-                    .map(|s| MatrixSeries {
-                        metric: &s.labels,
-                        points: &s.points,
-                    })
-                    .collect();
-                encode_matrix(&series)
-            }
+            Value::Matrix(m) => encode_series(&m),
         };
-        Ok(PromSuccess {
-            data,
-            warnings: ev.warnings,
-            infos: ev.infos,
-        })
+        Ok(success(data, ev))
     })
     .await
+}
+
+/// An evaluator over `storage` with the request's lookback, prepared for `q`.
+fn prepared<'a>(
+    storage: &'a dyn Queryable,
+    q: &Query,
+    lookback_ms: i64,
+) -> Result<Evaluator<'a>, PromError> {
+    let mut ev = Evaluator::new(storage);
+    ev.lookback_ms = lookback_ms;
+    ev.prepare(q).map_err(|e| invalid_param(&e, "query"))?;
+    Ok(ev)
+}
+
+/// A range result as Prometheus' matrix.
+fn encode_series(series: &[EvSeries]) -> String {
+    let out: Vec<MatrixSeries<'_>> = series
+        .iter()
+        .map(|s| MatrixSeries {
+            metric: &s.labels,
+            points: &s.points,
+        })
+        .collect();
+    encode_matrix(&out)
+}
+
+/// The success envelope with the evaluator's annotations.
+fn success(data: String, ev: Evaluator<'_>) -> PromSuccess {
+    PromSuccess {
+        data,
+        warnings: ev.warnings,
+        infos: ev.infos,
+    }
 }
 
 /// `GET|POST /api/v1/query_range`.
@@ -146,9 +164,7 @@ async fn query_range_inner(state: &AppState, form: &FormValues, headers: &Header
     blocking(move || {
         // Steps re-select overlapping windows: select once, slice per step.
         let cache = WindowCache::new(&reader, range.end_ms - range.start_ms);
-        let mut ev = Evaluator::new(&cache);
-        ev.lookback_ms = lookback_ms;
-        ev.prepare(&q).map_err(|e| invalid_param(&e, "query"))?;
+        let mut ev = prepared(&cache, &q, lookback_ms)?;
         let result = ev.range(&q.expr, range.start_ms, range.end_ms, step_ms);
         let series = result.map_err(|e| {
             if e.starts_with("invalid expression type") {
@@ -157,18 +173,7 @@ async fn query_range_inner(state: &AppState, form: &FormValues, headers: &Header
                 execution(e)
             }
         })?;
-        let out: Vec<MatrixSeries<'_>> = series
-            .iter()
-            .map(|s| MatrixSeries {
-                metric: &s.labels,
-                points: &s.points,
-            })
-            .collect();
-        Ok(PromSuccess {
-            data: encode_matrix(&out),
-            warnings: ev.warnings,
-            infos: ev.infos,
-        })
+        Ok(success(encode_series(&series), ev))
     })
     .await
 }
