@@ -78,12 +78,22 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// `v` rounded to a multiple of `q`, as an exporter would print it. A decimal quantum
+/// (`0.01`, `0.001`) divides the integer count by the power of ten, as node_exporter turns
+/// kernel ticks into seconds (`ticks / 100.0`): the result is the double nearest the
+/// decimal, the same one a parser of the exporter's text gets. Multiplying by `q` instead
+/// would give doubles such as `1.2300000000000002` that no exporter sends.
 fn round_to(v: f64, q: f64) -> f64 {
     if q <= 0.0 {
-        v
-    } else {
-        (v / q).round() * q
+        return v;
     }
+    if q < 1.0 {
+        let per_unit = (1.0 / q).round();
+        if (per_unit * q - 1.0).abs() < 1e-12 {
+            return (v * per_unit).round() / per_unit;
+        }
+    }
+    (v / q).round() * q
 }
 
 const CPU_MODES: [(&str, f64); 8] = [
@@ -533,6 +543,29 @@ mod tests {
                 }
                 prev = v;
                 assert!(f.timestamp(f.series[i].host, k + 1) > f.timestamp(f.series[i].host, k));
+            }
+        }
+    }
+
+    /// Values quantized to a decimal step are the doubles an exporter's text parses to
+    /// (`12.34`, never `12.340000000000002`).
+    #[test]
+    fn decimal_quanta_give_the_doubles_of_their_text() {
+        let f = Fleet::new(2, 2, 3, 15_000, 1_000_000, 2);
+        for i in 0..f.series.len() {
+            let quantum = match f.series[i].shape {
+                Shape::Counter { quantum, .. } | Shape::Gauge { quantum, .. } => quantum,
+                _ => continue,
+            };
+            if !(quantum > 0.0 && quantum < 1.0) {
+                continue;
+            }
+            let decimals = (-quantum.log10()).round() as usize;
+            let mut c = f.cursor(i);
+            for k in 0..100 {
+                let v = c.next(f.timestamp(f.series[i].host, k));
+                let text = format!("{v:.decimals$}");
+                assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{v}");
             }
         }
     }

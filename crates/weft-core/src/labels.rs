@@ -5,6 +5,7 @@
 //! UTF-8 (Rust strings always are).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Name of the label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -28,8 +29,68 @@ pub enum LabelError {
 }
 
 /// A sorted, duplicate-free set of labels.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+///
+/// Immutable and shared: query evaluation hands the same series' labels to every step of a
+/// range query and every intermediate vector, so a clone is a reference-count increment
+/// rather than a copy of every name and value. The set's hash is computed once when it is
+/// built, because the engine groups and joins by label sets at every step; [`Hash`] feeds
+/// only that number to the hasher.
+#[derive(Clone)]
+pub struct Labels {
+    labels: Arc<[Label]>,
+    hash: u64,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Self::from_sorted(Vec::new())
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.labels == other.labels
+    }
+}
+
+impl Eq for Labels {}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.labels.cmp(&other.labels)
+    }
+}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&&*self.labels).finish()
+    }
+}
+
+/// The hash of a label set, from its names and values (a separator byte that cannot occur
+/// in UTF-8 keeps `a="bc"` and `ab="c"` apart).
+fn hash_of(labels: &[Label]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for l in labels {
+        h.update(l.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(l.value.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
 
 impl Labels {
     /// Builds a set from pairs in any order. Labels with empty values are dropped (in
@@ -52,43 +113,58 @@ impl Labels {
         if let Some(pair) = labels.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(LabelError::Duplicate(pair[0].name.clone()));
         }
-        Ok(Self(labels))
+        Ok(Self::from_sorted(labels))
+    }
+
+    /// Wraps labels already sorted by name, without duplicates or empty values.
+    fn from_sorted(labels: Vec<Label>) -> Self {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
+        Self {
+            hash: hash_of(&labels),
+            labels: labels.into(),
+        }
     }
 
     /// Checks every name with the legacy Prometheus character rules.
     pub fn validate_legacy_names(&self) -> Result<(), LabelError> {
-        match self.0.iter().find(|l| !is_legacy_label_name(&l.name)) {
+        match self.labels.iter().find(|l| !is_legacy_label_name(&l.name)) {
             Some(l) => Err(LabelError::InvalidName(l.name.clone())),
             None => Ok(()),
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.labels
             .binary_search_by(|l| l.name.as_str().cmp(name))
             .ok()
-            .map(|i| self.0[i].value.as_str())
+            .map(|i| self.labels[i].value.as_str())
     }
 
     /// The metric name (`__name__`), if any.
     pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        // `__name__` sorts before every lowercase name, so it is almost always first: a
+        // short scan beats the binary search of `get` on this hot path of the engine.
+        self.labels
+            .iter()
+            .take_while(|l| l.name.as_str() <= METRIC_NAME)
+            .find(|l| l.name == METRIC_NAME)
+            .map(|l| l.value.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Label> {
-        self.0.iter()
+        self.labels.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.labels.is_empty()
     }
 
     pub fn as_slice(&self) -> &[Label] {
-        &self.0
+        &self.labels
     }
 }
 
@@ -127,7 +203,7 @@ impl fmt::Display for Labels {
     /// Prometheus' text form: `name{a="b", c="d"}` style without the name pulled out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, l) in self.0.iter().enumerate() {
+        for (i, l) in self.labels.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

@@ -4,20 +4,21 @@ use std::path::Path;
 
 use weft_core::labels::Labels;
 
-use crate::chunk::{ChunkError, XorChunk};
+use crate::chunk::PACKED_MAX_SAMPLES;
 
 use super::index::ChunkMeta;
 use super::meta::BlockMeta;
-use super::writer::{BlockWriter, RawChunk};
+use super::writer::{packed_chunk, BlockWriter, RawChunk};
 use super::{Block, BlockError};
 
 /// Merges `inputs` into one new block under `parent` with compaction `level`.
 ///
 /// Series are merged by label set, one at a time (only one series' chunks are in memory).
-/// Chunks that overlap no other chunk of the series are copied without decoding (their CRC
-/// is checked). Overlapping chunks (out-of-order data in a block of its own) are decoded
-/// and merged by timestamp, then re-chunked; on equal timestamps the sample of the block
-/// listed last wins. The inputs are left alone: the caller deletes them after success.
+/// Overlapping chunks (out-of-order data in a block of its own) are decoded and merged by
+/// timestamp; on equal timestamps the sample of the block listed last wins. The writer
+/// then packs each series' samples into chunks of up to `PACKED_MAX_SAMPLES`, so that
+/// compacted blocks hold fewer, better-compressed chunks; full packed chunks pass through
+/// without decoding. The inputs are left alone: the caller deletes them after success.
 pub fn compact(parent: &Path, inputs: &[&Block], level: u32) -> Result<BlockMeta, BlockError> {
     if inputs.is_empty() {
         return Err(BlockError::InvalidInput("nothing to compact".into()));
@@ -119,21 +120,13 @@ fn merge_samples(
     Ok(out)
 }
 
-/// Cuts ascending samples into full-size chunks.
+/// Cuts ascending samples into packed chunks (the writer joins them with their neighbours).
 fn rechunk(samples: &[(i64, f64)]) -> Result<Vec<RawChunk>, BlockError> {
-    let mut chunks = vec![XorChunk::new()];
-    for &(t, v) in samples {
-        let mut res = chunks
-            .last_mut()
-            .map_or(Err(ChunkError::Full), |c| c.append(t, v));
-        if res == Err(ChunkError::Full) {
-            let mut c = XorChunk::new();
-            res = c.append(t, v);
-            chunks.push(c);
-        }
-        res.map_err(|e| BlockError::InvalidInput(format!("re-chunking at {t} ms: {e}")))?;
-    }
-    Ok(chunks.iter().filter_map(RawChunk::from_xor).collect())
+    samples
+        .chunks(PACKED_MAX_SAMPLES)
+        .map(packed_chunk)
+        .collect::<Result<_, _>>()
+        .map_err(|e| BlockError::InvalidInput(format!("re-chunking: {e}")))
 }
 
 /// Picks the next blocks to compact, or nothing. A pure function of the metas.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use weft_core::labels::Labels;
 
-use crate::chunk::{ChunkError, XorChunk, ENCODING_XOR, HEADER_LEN};
+use crate::chunk::{
+    self, ChunkError, XorChunk, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN, PACKED_MAX_SAMPLES,
+};
 
 use super::format::{
     file_header, CHUNKS_FILE, CHUNKS_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_FILE,
@@ -168,14 +170,17 @@ impl BlockWriter {
     }
 
     /// Adds one series. Series must come in strictly ascending label order; `chunks` must be
-    /// non-empty, in time order and non-overlapping. On error nothing of the series is
-    /// written and the writer stays usable.
+    /// non-empty, in time order and non-overlapping. The series' float samples are stored as
+    /// packed chunks (re-encoded from whatever chunks are given). On error nothing of the
+    /// series is written and the writer stays usable.
     pub fn append_series(
         &mut self,
         labels: &Labels,
         chunks: Vec<RawChunk>,
     ) -> Result<(), BlockError> {
         self.check_series(labels, &chunks)?;
+        let chunks =
+            pack(chunks).map_err(|e| BlockError::InvalidInput(format!("series {labels}: {e}")))?;
         let mut metas = Vec::with_capacity(chunks.len());
         for c in &chunks {
             metas.push(self.write_chunk(c)?);
@@ -308,6 +313,49 @@ impl Drop for BlockWriter {
     }
 }
 
+/// Whether `c` holds float samples in one of the encodings [`chunk::decode`] reads.
+fn is_float_chunk(c: &RawChunk) -> bool {
+    matches!(c.bytes.first(), Some(&(ENCODING_XOR | ENCODING_PACKED)))
+}
+
+/// Re-encodes a series' float chunks (checked: in time order, not overlapping) as packed
+/// chunks of up to [`PACKED_MAX_SAMPLES`]: the head's XOR chunks are built for appending,
+/// a block is written once and read many times, so it stores the smaller encoding. Chunks
+/// that already are full packed chunks are kept as they are.
+fn pack(chunks: Vec<RawChunk>) -> Result<Vec<RawChunk>, ChunkError> {
+    let already_packed = |c: &RawChunk| {
+        c.bytes[0] == ENCODING_PACKED && c.num_samples() as usize == PACKED_MAX_SAMPLES
+    };
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut pending: Vec<(i64, f64)> = Vec::new();
+    for c in chunks {
+        if already_packed(&c) && pending.is_empty() {
+            out.push(c);
+            continue;
+        }
+        pending.extend(chunk::decode(&c.bytes)?);
+        while pending.len() >= PACKED_MAX_SAMPLES {
+            let rest = pending.split_off(PACKED_MAX_SAMPLES);
+            out.push(packed_chunk(&pending)?);
+            pending = rest;
+        }
+    }
+    if !pending.is_empty() {
+        out.push(packed_chunk(&pending)?);
+    }
+    Ok(out)
+}
+
+/// One packed chunk of 1..=[`PACKED_MAX_SAMPLES`] ascending samples.
+pub(super) fn packed_chunk(samples: &[(i64, f64)]) -> Result<RawChunk, ChunkError> {
+    debug_assert!(!samples.is_empty() && samples.len() <= PACKED_MAX_SAMPLES);
+    Ok(RawChunk {
+        min_time: samples[0].0,
+        max_time: samples[samples.len() - 1].0,
+        bytes: chunk::encode_packed(samples)?,
+    })
+}
+
 /// Checks what the reader will check of one chunk, so that a bad input fails here rather
 /// than producing an unreadable block.
 fn check_chunk(c: &RawChunk) -> Result<(), String> {
@@ -315,8 +363,8 @@ fn check_chunk(c: &RawChunk) -> Result<(), String> {
     if len < HEADER_LEN || len > MAX_CHUNK_BYTES as usize {
         return Err(format!("chunk of {len} bytes"));
     }
-    if c.bytes[0] != ENCODING_XOR || c.num_samples() == 0 {
-        return Err("chunk is not a non-empty XOR chunk".into());
+    if !is_float_chunk(c) || c.num_samples() == 0 {
+        return Err("chunk is not a non-empty float chunk".into());
     }
     if c.min_time > c.max_time {
         return Err(format!(

@@ -16,7 +16,10 @@
 //! * [`decode`] never panics, whatever the input, and its errors name the byte offset.
 
 mod bits;
+mod packed;
 mod xor;
+
+pub use packed::{encode as encode_packed, ENCODING_PACKED, PACKED_MAX_SAMPLES};
 
 #[cfg(test)]
 mod tests;
@@ -242,8 +245,12 @@ impl Iterator for ChunkIter<'_> {
 
 impl ExactSizeIterator for ChunkIter<'_> {}
 
-/// Decodes and validates a whole chunk. Never panics; errors name the byte offset.
+/// Decodes and validates a whole chunk of either encoding (XOR from the head, packed from
+/// blocks). Never panics; errors name the byte offset.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
+    if bytes.first() == Some(&ENCODING_PACKED) {
+        return packed::decode(bytes);
+    }
     // Every sample takes at least 2 bits, which bounds what a lying count can allocate.
     let bound = bytes.len().saturating_sub(HEADER_LEN) * 4;
     let mut out = Vec::with_capacity(count_hint(bytes).min(bound));

@@ -28,6 +28,60 @@ fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
     }
 }
 
+/// Whether label `name` is part of the grouping key under modifier `m`.
+fn in_group(name: &str, m: &Option<LabelModifier>) -> bool {
+    match m {
+        None => false,
+        Some(LabelModifier::Include(names)) => names.labels.iter().any(|n| n == name),
+        Some(LabelModifier::Exclude(names)) => {
+            name != METRIC_NAME && !names.labels.iter().any(|n| n == name)
+        }
+    }
+}
+
+/// Hash of the grouping key of `l`, computed without building the key's label set.
+fn group_hash(l: &Labels, m: &Option<LabelModifier>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for x in l.iter().filter(|x| in_group(&x.name, m)) {
+        h.update(x.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(x.value.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+/// Samples grouped by their grouping key, groups in order of first appearance. The key's
+/// label set is built once per group, not once per sample: grouping runs at every step of a
+/// range query over every input series.
+fn group_samples(input: Vec<EvSample>, m: &Option<LabelModifier>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for s in input {
+        let candidates = by_hash.entry(group_hash(&s.labels, m)).or_default();
+        let found = candidates.iter().copied().find(|&i| {
+            let key = &groups[i].labels;
+            key.iter()
+                .eq(s.labels.iter().filter(|x| in_group(&x.name, m)))
+        });
+        let i = found.unwrap_or_else(|| {
+            groups.push(Group {
+                labels: group_key(&s.labels, m),
+                values: Vec::new(),
+                samples: Vec::new(),
+            });
+            candidates.push(groups.len() - 1);
+            groups.len() - 1
+        });
+        let g = &mut groups[i];
+        if s.h.is_none() {
+            g.values.push(s.f);
+        }
+        g.samples.push(s);
+    }
+    groups
+}
+
 /// Prometheus `quantile`: linear interpolation between closest ranks.
 pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
@@ -146,24 +200,7 @@ pub(super) fn eval_aggregate(
         ));
     }
 
-    // Group samples, in order of first appearance.
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: HashMap<Labels, Group> = HashMap::new();
-    for s in input {
-        let key = group_key(&s.labels, &a.modifier);
-        let g = groups.entry(key.clone()).or_insert_with(|| {
-            order.push(key.clone());
-            Group {
-                labels: key,
-                values: Vec::new(),
-                samples: Vec::new(),
-            }
-        });
-        if s.h.is_none() {
-            g.values.push(s.f);
-        }
-        g.samples.push(s);
-    }
+    let groups = group_samples(input, &a.modifier);
 
     let mut out = Vec::new();
     match op.as_str() {
@@ -177,10 +214,7 @@ pub(super) fn eval_aggregate(
                 return Ok(Value::Vector(Vec::new()));
             }
             let k = k as usize;
-            for key in &order {
-                let Some(g) = groups.remove(key) else {
-                    continue;
-                };
+            for g in groups {
                 let mut samples = g.samples;
                 if op != "limitk" {
                     if samples.iter().any(|s| s.h.is_some()) {
@@ -229,10 +263,7 @@ pub(super) fn eval_aggregate(
                 ));
             }
             let r = r.clamp(-1.0, 1.0);
-            for key in &order {
-                let Some(g) = groups.remove(key) else {
-                    continue;
-                };
+            for g in groups {
                 for s in g.samples {
                     let h = ratiosample_offset(&s.labels);
                     let keep = if r >= 0.0 { h < r } else { h >= 1.0 + r };
@@ -258,10 +289,7 @@ pub(super) fn eval_aggregate(
     } else {
         None
     };
-    for key in order {
-        let Some(mut g) = groups.remove(&key) else {
-            continue;
-        };
+    for mut g in groups {
         // Delayed name removal: a group keyed by a to-be-dropped `__name__` keeps the mark.
         let drop_name = g.samples.iter().any(|s| s.drop_name);
         if g.samples.iter().any(|s| s.h.is_some()) {

@@ -19,6 +19,17 @@ struct Entry {
     start: i64,
     end: i64,
     series: Vec<SeriesData>,
+    /// Where the previous window began and ended in each series (float and histogram
+    /// samples), so that the next step, whose window has moved by a step, finds its bounds
+    /// by walking a few samples instead of binary-searching every series again — the
+    /// searches' cache misses were most of a range query's time.
+    cursors: Vec<Cursor>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Cursor {
+    samples: (usize, usize),
+    histograms: (usize, usize),
 }
 
 /// Caches selections of one range query (not shared between queries or threads).
@@ -49,40 +60,70 @@ impl Queryable for WindowCache<'_> {
         if !covered {
             let end = end_ms.saturating_add(self.span_ms);
             let series = self.inner.select(matchers, start_ms, end);
+            let cursors = vec![Cursor::default(); series.len()];
             cache.insert(
                 key.clone(),
                 Entry {
                     start: start_ms,
                     end,
                     series,
+                    cursors,
                 },
             );
         }
-        let entry = &cache[&key];
-        slice(&entry.series, start_ms, end_ms)
+        let entry = cache.get_mut(&key).expect("inserted above");
+        entry.slice(start_ms, end_ms)
     }
 }
 
-/// The samples of `series` within `[start, end]`; series left empty are omitted.
-fn slice(series: &[SeriesData], start: i64, end: i64) -> Vec<SeriesData> {
-    series
-        .iter()
-        .filter_map(|s| {
-            let samples = window(&s.samples, start, end);
-            let histograms = window(&s.histograms, start, end);
-            (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesData {
+impl Entry {
+    /// The samples within `[start, end]`; series left empty are omitted.
+    fn slice(&mut self, start: i64, end: i64) -> Vec<SeriesData> {
+        let mut out = Vec::new();
+        for (s, c) in self.series.iter().zip(self.cursors.iter_mut()) {
+            c.samples = bounds(&s.samples, c.samples, start, end);
+            c.histograms = bounds(&s.histograms, c.histograms, start, end);
+            let (samples, histograms) = (c.samples, c.histograms);
+            if samples.0 == samples.1 && histograms.0 == histograms.1 {
+                continue;
+            }
+            out.push(SeriesData {
                 labels: s.labels.clone(),
-                samples,
-                histograms,
-            })
-        })
-        .collect()
+                samples: s.samples[samples.0..samples.1].to_vec(),
+                histograms: s.histograms[histograms.0..histograms.1].to_vec(),
+            });
+        }
+        out
+    }
 }
 
-fn window<T: Clone>(points: &[(i64, T)], start: i64, end: i64) -> Vec<(i64, T)> {
-    let lo = points.partition_point(|p| p.0 < start);
-    let hi = points.partition_point(|p| p.0 <= end);
-    points[lo..hi.max(lo)].to_vec()
+/// The index range of `points` within `[start, end]`, searched from the previous range
+/// `from` as a hint.
+fn bounds<T>(points: &[(i64, T)], from: (usize, usize), start: i64, end: i64) -> (usize, usize) {
+    let lo = seek(points, from.0, |t| t < start);
+    let hi = lo + seek(&points[lo..], from.1.saturating_sub(lo), |t| t <= end);
+    debug_assert!(points[lo..hi].iter().all(|p| p.0 >= start && p.0 <= end));
+    (lo, hi)
+}
+
+/// The first index whose timestamp fails `before` (true on a prefix of `points`), looked for
+/// near `hint`: consecutive steps of a range query move a window by a sample or two, so a
+/// short walk from the previous answer touches memory that is already cached; anything
+/// farther falls back to a binary search.
+fn seek<T>(points: &[(i64, T)], hint: usize, before: impl Fn(i64) -> bool) -> usize {
+    const WALK: usize = 8;
+    let hint = hint.min(points.len());
+    if hint > 0 && !before(points[hint - 1].0) {
+        return points[..hint].partition_point(|p| before(p.0));
+    }
+    let mut i = hint;
+    while i < points.len() && i - hint < WALK {
+        if !before(points[i].0) {
+            return i;
+        }
+        i += 1;
+    }
+    i + points[i..].partition_point(|p| before(p.0))
 }
 
 #[cfg(test)]
@@ -129,6 +170,38 @@ mod tests {
             cached.prepare(&query).unwrap();
             let got = cached.range(&query.expr, start, end, step);
             assert_eq!(format!("{got:?}"), format!("{want:?}"), "{q}");
+        }
+    }
+
+    /// The hinted search answers exactly what a fresh binary search does, whatever the hint
+    /// and however the window moves (forward by a step, backward, shrinking, far away).
+    #[test]
+    fn bounds_from_any_hint_equal_a_fresh_search() {
+        let points: Vec<(i64, ())> = (0..300).map(|i| (i * 15 + (i % 7), ())).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as i64
+        };
+        let mut hint = (0, 0);
+        for _ in 0..5000 {
+            let start = next(5000) - 200;
+            let end = start + next(600) - 20;
+            let want = (
+                points.partition_point(|p| p.0 < start),
+                points
+                    .partition_point(|p| p.0 <= end)
+                    .max(points.partition_point(|p| p.0 < start)),
+            );
+            let got = bounds(&points, hint, start, end);
+            assert_eq!(got, want, "window [{start}, {end}] from hint {hint:?}");
+            hint = if next(4) == 0 {
+                (next(400) as usize, next(400) as usize)
+            } else {
+                got
+            };
         }
     }
 }
