@@ -262,7 +262,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
             // No valid payload is larger than two full 8-byte columns plus their headers and
             // 17 bytes per exception, which bounds what a forged frame can allocate.
             let limit = n * 34 + 128;
-            let raw = zstd::bulk::decompress(body, limit).map_err(|e| {
+            let raw = decompress(body, limit).map_err(|e| {
                 corrupt(
                     PACKED_HEADER_LEN,
                     format!("zstd payload does not decompress: {e}"),
@@ -293,6 +293,23 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
         ));
     }
     Ok(times.into_iter().zip(values).collect())
+}
+
+/// One zstd frame into at most `limit` bytes. The decompression context is kept per thread:
+/// creating one per chunk cost as much as decompressing it when a query reads thousands.
+fn decompress(frame: &[u8], limit: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let d = match slot.as_mut() {
+            Some(d) => d,
+            None => slot.insert(zstd::bulk::Decompressor::new()?),
+        };
+        d.decompress(frame, limit)
+    })
 }
 
 fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ChunkError> {
@@ -367,10 +384,15 @@ fn read_steps(buf: &[u8], pos: &mut usize, count: usize) -> Result<Vec<i64>, Chu
         )
     })?;
     *pos += width * count;
-    (0..count)
-        .map(|i| {
-            let offset =
-                (0..width).fold(0u64, |u, p| u | u64::from(planes[p * count + i]) << (8 * p));
+    let mut offsets = vec![0u64; count];
+    for (p, plane) in planes.chunks_exact(count).enumerate() {
+        for (u, &b) in offsets.iter_mut().zip(plane) {
+            *u |= u64::from(b) << (8 * p);
+        }
+    }
+    offsets
+        .into_iter()
+        .map(|offset| {
             (base + i128::from(offset))
                 .checked_mul(factor)
                 .and_then(|step| i64::try_from(step).ok())

@@ -28,49 +28,29 @@ fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
     }
 }
 
-/// Whether label `name` is part of the grouping key under modifier `m`.
-fn in_group(name: &str, m: &Option<LabelModifier>) -> bool {
-    match m {
-        None => false,
-        Some(LabelModifier::Include(names)) => names.labels.iter().any(|n| n == name),
-        Some(LabelModifier::Exclude(names)) => {
-            name != METRIC_NAME && !names.labels.iter().any(|n| n == name)
-        }
-    }
-}
-
-/// Hash of the grouping key of `l`, computed without building the key's label set.
-fn group_hash(l: &Labels, m: &Option<LabelModifier>) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    for x in l.iter().filter(|x| in_group(&x.name, m)) {
-        h.update(x.name.as_bytes());
-        h.update(&[0xff]);
-        h.update(x.value.as_bytes());
-        h.update(&[0xff]);
-    }
-    h.digest()
-}
-
-/// Samples grouped by their grouping key, groups in order of first appearance. The key's
-/// label set is built once per group, not once per sample: grouping runs at every step of a
-/// range query over every input series.
-fn group_samples(input: Vec<EvSample>, m: &Option<LabelModifier>) -> Vec<Group> {
+/// Samples grouped by their grouping key, groups in order of first appearance. Keys come
+/// from the evaluator's memo ([`Evaluator::group_keys`]), so that a series seen at an earlier
+/// step of a range query costs no key construction and its group is found by a pointer
+/// comparison.
+fn group_samples(ev: &mut Evaluator, a: &AggregateExpr, input: Vec<EvSample>) -> Vec<Group> {
+    let keys = ev.group_keys.entry(a as *const AggregateExpr as usize).or_default();
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
-        let candidates = by_hash.entry(group_hash(&s.labels, m)).or_default();
-        let found = candidates.iter().copied().find(|&i| {
-            let key = &groups[i].labels;
-            key.iter()
-                .eq(s.labels.iter().filter(|x| in_group(&x.name, m)))
-        });
-        let i = found.unwrap_or_else(|| {
+        let key = match keys.get(&s.labels) {
+            Some(k) => k.clone(),
+            None => {
+                let k = group_key(&s.labels, &a.modifier);
+                keys.insert(s.labels.clone(), k.clone());
+                k
+            }
+        };
+        let i = *index.entry(key).or_insert_with_key(|key| {
             groups.push(Group {
-                labels: group_key(&s.labels, m),
+                labels: key.clone(),
                 values: Vec::new(),
                 samples: Vec::new(),
             });
-            candidates.push(groups.len() - 1);
             groups.len() - 1
         });
         let g = &mut groups[i];
@@ -200,7 +180,7 @@ pub(super) fn eval_aggregate(
         ));
     }
 
-    let groups = group_samples(input, &a.modifier);
+    let groups = group_samples(ev, a, input);
 
     let mut out = Vec::new();
     match op.as_str() {

@@ -133,6 +133,10 @@ pub struct Evaluator<'a> {
     /// Vector selectors read like Prometheus' `HistogramStatsIterator` reads them (by node
     /// address; see [`super::stats`]).
     stats_selectors: std::collections::HashSet<usize>,
+    /// Grouping keys of input series by the address of their aggregation node: the steps of
+    /// a range query group the same series again and again, and a remembered key is a shared
+    /// label set that hashes and compares at the cost of a pointer.
+    pub(super) group_keys: HashMap<usize, HashMap<Labels, Labels>>,
 }
 
 /// Range selectors of `e` in source order.
@@ -269,6 +273,7 @@ impl<'a> Evaluator<'a> {
             range_mods: HashMap::new(),
             trims: HashMap::new(),
             stats_selectors: Default::default(),
+            group_keys: HashMap::new(),
         }
     }
 
@@ -347,7 +352,7 @@ impl<'a> Evaluator<'a> {
         self.query_end = t;
         self.query_step = 0;
         match self.eval(expr, t)? {
-            Value::Vector(v) => Ok(Value::Vector(finish_vector(v)?)),
+            Value::Vector(v) => Ok(Value::Vector(finish_vector(v, &mut HashMap::new())?)),
             Value::Matrix(m) => Ok(Value::Matrix(finish_matrix(m)?)),
             other => Ok(other),
         }
@@ -381,6 +386,9 @@ impl<'a> Evaluator<'a> {
         self.query_end = end;
         self.query_step = step;
         let mut out: HashMap<Labels, EvSeries> = HashMap::new();
+        // Every step drops `__name__` from the same series again: remember the results, so
+        // that each step's labels are the same shared sets (cheap to hash and compare).
+        let mut unnamed = HashMap::new();
         let mut t = start;
         while t <= end {
             self.spend(1)?;
@@ -391,7 +399,7 @@ impl<'a> Evaluator<'a> {
                     .points
                     .push((t, v)),
                 Value::Vector(v) => {
-                    for s in finish_vector(v)? {
+                    for s in finish_vector(v, &mut unnamed)? {
                         out.entry(s.labels.clone())
                             .or_insert_with(|| EvSeries::empty(s.labels.clone()))
                             .push(t, s);
@@ -826,12 +834,24 @@ fn extend_floats(f: &[(i64, f64)], mint: i64, maxt: i64, smoothed: bool) -> Vec<
 }
 
 /// Applies delayed name removal and rejects duplicate label sets.
-pub(super) fn finish_vector(v: Vec<EvSample>) -> Result<Vec<EvSample>, String> {
+/// Applies delayed `__name__` removal to a result vector and checks its label sets are
+/// distinct. `unnamed` memoizes the removal across the steps of a range query.
+pub(super) fn finish_vector(
+    v: Vec<EvSample>,
+    unnamed: &mut HashMap<Labels, Labels>,
+) -> Result<Vec<EvSample>, String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(v.len());
     for mut s in v {
         if s.drop_name {
-            s.labels = without_name(&s.labels);
+            s.labels = match unnamed.get(&s.labels) {
+                Some(l) => l.clone(),
+                None => {
+                    let l = without_name(&s.labels);
+                    unnamed.insert(s.labels.clone(), l.clone());
+                    l
+                }
+            };
             s.drop_name = false;
         }
         if !seen.insert(s.labels.clone()) {
