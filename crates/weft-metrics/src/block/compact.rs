@@ -4,7 +4,7 @@ use std::path::Path;
 
 use weft_core::labels::Labels;
 
-use crate::chunk::{ChunkError, XorChunk};
+use crate::chunk::{chunks_from_samples, Sample};
 
 use super::index::ChunkMeta;
 use super::meta::BlockMeta;
@@ -97,8 +97,8 @@ fn overlap_clusters(refs: &[(usize, ChunkMeta)]) -> Vec<&[(usize, ChunkMeta)]> {
 fn merge_samples(
     inputs: &[&Block],
     cluster: &[(usize, ChunkMeta)],
-) -> Result<Vec<(i64, f64)>, BlockError> {
-    let mut all: Vec<(i64, usize, f64)> = Vec::new();
+) -> Result<Vec<Sample>, BlockError> {
+    let mut all: Vec<(i64, usize, crate::chunk::SampleValue)> = Vec::new();
     for (i, c) in cluster {
         all.extend(
             inputs[*i]
@@ -108,7 +108,7 @@ fn merge_samples(
         );
     }
     all.sort_by_key(|&(t, i, _)| (t, i));
-    let mut out: Vec<(i64, f64)> = Vec::with_capacity(all.len());
+    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
     for (t, _, v) in all {
         match out.last_mut() {
             // Sorted by input index within a timestamp, so the last one seen wins.
@@ -119,21 +119,11 @@ fn merge_samples(
     Ok(out)
 }
 
-/// Cuts ascending samples into full-size chunks.
-fn rechunk(samples: &[(i64, f64)]) -> Result<Vec<RawChunk>, BlockError> {
-    let mut chunks = vec![XorChunk::new()];
-    for &(t, v) in samples {
-        let mut res = chunks
-            .last_mut()
-            .map_or(Err(ChunkError::Full), |c| c.append(t, v));
-        if res == Err(ChunkError::Full) {
-            let mut c = XorChunk::new();
-            res = c.append(t, v);
-            chunks.push(c);
-        }
-        res.map_err(|e| BlockError::InvalidInput(format!("re-chunking at {t} ms: {e}")))?;
-    }
-    Ok(chunks.iter().filter_map(RawChunk::from_xor).collect())
+/// Cuts ascending samples into full-size chunks (a new chunk also where the kind changes).
+fn rechunk(samples: &[Sample]) -> Result<Vec<RawChunk>, BlockError> {
+    let chunks = chunks_from_samples(samples)
+        .map_err(|(t, e)| BlockError::InvalidInput(format!("re-chunking at {t} ms: {e}")))?;
+    Ok(chunks.iter().filter_map(RawChunk::from_chunk).collect())
 }
 
 /// Picks the next blocks to compact, or nothing. A pure function of the metas.
