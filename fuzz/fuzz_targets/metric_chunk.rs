@@ -1,7 +1,8 @@
 //! Fuzzes metric sample chunks (`docs/format/metric-chunks.md`).
 //!
 //! 1. The input as a chunk: `decode` and `XorChunk::from_bytes` may fail but never panic, and
-//!    must agree; an accepted chunk iterates to what `decode` returned.
+//!    must agree; an accepted chunk iterates to what `decode` returned. The same for either
+//!    encoding (XOR or float histogram) through `decode_samples` and `Chunk::from_bytes`.
 //! 2. The input as samples: an 8-byte little-endian start timestamp, then 13-byte records
 //!    `(shift u8, delta i32 LE, value bits u64 LE)`; each timestamp is the previous one plus
 //!    `delta << (shift & 63)` (so all delta-of-delta buckets and the i64 extremes are reached).
@@ -18,7 +19,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weft_metrics::chunk::{decode, encode_packed, ChunkError, XorChunk, ENCODING_PACKED};
+use weft_metrics::chunk::{
+    decode, decode_samples, encode_packed, Chunk, ChunkError, XorChunk, ENCODING_PACKED,
+};
 
 fuzz_target!(|data: &[u8]| {
     check_decode(data);
@@ -35,6 +38,16 @@ fn check_decode(data: &[u8]) {
     assert_eq!(decoded.is_ok(), loaded.is_ok());
     if let (Ok(decoded), Ok(loaded)) = (decoded, loaded) {
         assert_eq!(bits(loaded.iter()), bits(decoded.into_iter()));
+    }
+    let any = decode_samples(data);
+    let chunk = Chunk::from_bytes(data.to_vec());
+    assert_eq!(any.is_ok(), chunk.is_ok());
+    if let (Ok(any), Ok(chunk)) = (any, chunk) {
+        let fingerprints = |s: Vec<weft_metrics::chunk::Sample>| {
+            s.into_iter().map(|(t, v)| (t, v.fingerprint())).collect::<Vec<_>>()
+        };
+        assert_eq!(fingerprints(chunk.samples()), fingerprints(any));
+        assert_eq!(chunk.bytes(), data);
     }
 }
 

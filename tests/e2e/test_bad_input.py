@@ -406,11 +406,12 @@ def test_grpc_metrics_bad_input(server, grpc_channel):
     req = metrics_service_pb2.ExportMetricsServiceRequest()
     m = req.resource_metrics.add().scope_metrics.add().metrics.add()
     m.name = "exp"
-    m.exponential_histogram.aggregation_temporality = 2
+    # Exponential histograms are stored as native histograms, but not with delta temporality.
+    m.exponential_histogram.aggregation_temporality = 1  # DELTA
     m.exponential_histogram.data_points.add().time_unix_nano = time.time_ns()
     resp = metrics.Export(req, timeout=GRPC_TIMEOUT_S)
     assert resp.partial_success.rejected_data_points == 1
-    assert "exponential" in resp.partial_success.error_message.lower()
+    assert "delta" in resp.partial_success.error_message.lower()
     server.assert_alive()
 
 

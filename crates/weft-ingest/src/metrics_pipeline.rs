@@ -33,6 +33,8 @@ use crate::IngestError;
 #[derive(Debug, Default)]
 pub struct MetricOutcome {
     pub samples: u64,
+    /// Native histogram samples stored.
+    pub histograms: u64,
     pub exemplars: u64,
     pub rejected: Vec<Rejection>,
 }
@@ -116,6 +118,7 @@ impl MetricPipeline {
         }
         let outcome = MetricOutcome {
             samples: applied.samples,
+            histograms: applied.histograms,
             exemplars: applied.stored.exemplar_count(),
             rejected: applied.rejected,
         };
@@ -124,12 +127,19 @@ impl MetricPipeline {
         }
         let record = Bytes::from(record::encode_metrics(tenant, &applied.stored));
         self.wal.append(record).await.map_err(|e| {
-            self.metrics
-                .refuse("metrics", wal_reason(&e), outcome.samples);
+            self.metrics.refuse(
+                "metrics",
+                wal_reason(&e),
+                outcome.samples + outcome.histograms,
+            );
             wal_error(e)
         })?;
-        self.metrics
-            .accept("metrics", transport, tenant.as_str(), outcome.samples);
+        self.metrics.accept(
+            "metrics",
+            transport,
+            tenant.as_str(),
+            outcome.samples + outcome.histograms,
+        );
         Ok(outcome)
     }
 

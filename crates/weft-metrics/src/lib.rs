@@ -2,7 +2,8 @@
 //!
 //! Data flow (target): the ingest pipeline appends samples to the shared WAL, then to the
 //! in-memory head, where each series keeps its recent samples in compressed chunks
-//! ([`chunk`]: delta-of-delta timestamps, XOR floats). Full chunks are cut into immutable
+//! ([`chunk`]: delta-of-delta timestamps, XOR floats; native histograms as float histograms
+//! with the bucket layout written when it changes). Full chunks are cut into immutable
 //! blocks with an inverted label index; compaction and retention work on blocks. Queries go
 //! from the PromQL engine ([`promql`], parsed by `promql-parser`) through its storage-agnostic
 //! read trait [`promql::Queryable`] to head and blocks.

@@ -1,7 +1,10 @@
 //! The write-side data model every metric receiver produces (remote write, OTLP, scraping)
-//! and the WAL records carry: series with float samples, exemplars and metric metadata.
+//! and the WAL records carry: series with float and native histogram samples, exemplars and
+//! metric metadata.
 
 use weft_core::labels::Labels;
+
+use crate::promql::FloatHistogram;
 
 /// One series' samples of one write, ascending by time within the write.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -9,6 +12,9 @@ pub struct SeriesWrite {
     pub labels: Labels,
     /// `(timestamp ms, value)`; NaN with [`crate::promql::STALE_NAN_BITS`] is a stale marker.
     pub samples: Vec<(i64, f64)>,
+    /// `(timestamp ms, histogram)`, ascending; a timestamp is either in `samples` or here.
+    /// Stale markers of histogram series are float stale NaNs in `samples`, as in Prometheus.
+    pub histograms: Vec<(i64, FloatHistogram)>,
     pub exemplars: Vec<Exemplar>,
 }
 
@@ -111,6 +117,11 @@ impl MetricWrite {
         self.series.iter().map(|s| s.samples.len() as u64).sum()
     }
 
+    /// Number of native histogram samples.
+    pub fn histogram_count(&self) -> u64 {
+        self.series.iter().map(|s| s.histograms.len() as u64).sum()
+    }
+
     /// Number of exemplars.
     pub fn exemplar_count(&self) -> u64 {
         self.series.iter().map(|s| s.exemplars.len() as u64).sum()
@@ -122,6 +133,6 @@ impl MetricWrite {
             && self
                 .series
                 .iter()
-                .all(|s| s.samples.is_empty() && s.exemplars.is_empty())
+                .all(|s| s.samples.is_empty() && s.histograms.is_empty() && s.exemplars.is_empty())
     }
 }

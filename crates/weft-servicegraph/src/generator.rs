@@ -788,6 +788,7 @@ impl Generator {
                 out.series.push(SeriesWrite {
                     labels,
                     samples: vec![(now_ms, v as f64)],
+                    histograms: Vec::new(),
                     exemplars: Vec::new(),
                 });
             }

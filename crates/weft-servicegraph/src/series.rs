@@ -396,6 +396,7 @@ fn push(
         out.push(SeriesWrite {
             labels,
             samples,
+            histograms: Vec::new(),
             exemplars,
         });
     }

@@ -45,6 +45,7 @@ fn to_write(samples: Vec<ScrapedSample>, metadata: Vec<MetricMetadata>) -> Metri
             .map(|s| SeriesWrite {
                 labels: s.labels,
                 samples: vec![(s.t_ms, s.value)],
+                histograms: Vec::new(),
                 exemplars: Vec::new(),
             })
             .collect(),

@@ -112,18 +112,52 @@ def _diff_series_sets(ra: list[dict], rb: list[dict], kind: str) -> list[str]:
             diffs += _diff_value_or_histogram(where, ia[k], ib[k])
         else:
             diffs += _diff_values_list(where, ia[k].get("values", []), ib[k].get("values", []))
-            if ia[k].get("histograms") or ib[k].get("histograms"):
-                if ia[k].get("histograms") != ib[k].get("histograms"):
-                    diffs.append(f"{where}: histogram samples differ")
+            diffs += _diff_histogram_list(where, ia[k].get("histograms", []), ib[k].get("histograms", []))
     return diffs
 
 
 def _diff_value_or_histogram(where: str, sa: dict, sb: dict) -> list[str]:
     if "value" in sa and "value" in sb:
         return _diff_point(where, sa["value"], sb["value"])
-    if sa.get("histogram") != sb.get("histogram") or ("value" in sa) != ("value" in sb):
-        return [f"{where}: sample kinds/histograms differ: <a>={sa} <b>={sb}"]
-    return []
+    if "histogram" in sa and "histogram" in sb:
+        ha, hb = sa["histogram"], sb["histogram"]
+        if float(ha[0]) != float(hb[0]):
+            return [f"{where}: timestamp <a>={ha[0]} <b>={hb[0]}"]
+        return _diff_histogram(f"{where} @{ha[0]}", ha[1], hb[1])
+    return [f"{where}: sample kinds differ: <a>={sa} <b>={sb}"]
+
+
+def _diff_histogram(where: str, ha: dict, hb: dict) -> list[str]:
+    """Native histograms as the API renders them: count, sum and every bucket's boundary rule
+    (exactly), bounds and count (within tolerance), in the same order."""
+    out = []
+    for key in ("count", "sum"):
+        if not floats_equal(parse_float(ha.get(key)), parse_float(hb.get(key))):
+            out.append(f"{where}: histogram {key} <a>={ha.get(key)} <b>={hb.get(key)}")
+    ba, bb = ha.get("buckets", []), hb.get("buckets", [])
+    if len(ba) != len(bb):
+        return out + [f"{where}: {len(ba)} buckets in <a>, {len(bb)} in <b>: <a>={ba} <b>={bb}"]
+    for x, y in zip(ba, bb):
+        same = x[0] == y[0] and all(floats_equal(parse_float(u), parse_float(v)) for u, v in zip(x[1:], y[1:]))
+        if not same:
+            out.append(f"{where}: bucket <a>={x} <b>={y}")
+            break
+    return out
+
+
+def _diff_histogram_list(where: str, ha: list, hb: list) -> list[str]:
+    diffs = []
+    ta = {float(p[0]): p[1] for p in ha}
+    tb = {float(p[0]): p[1] for p in hb}
+    if set(ta) != set(tb):
+        only_a, only_b = sorted(set(ta) - set(tb)), sorted(set(tb) - set(ta))
+        diffs.append(f"{where}: histogram points only in <a>: {len(only_a)} (first {only_a[:1]}), "
+                     f"only in <b>: {len(only_b)} (first {only_b[:1]})")
+    for t in sorted(set(ta) & set(tb)):
+        diffs += _diff_histogram(f"{where} @{t}", ta[t], tb[t])
+        if len(diffs) > 5:
+            break
+    return diffs
 
 
 def _diff_values_list(where: str, va: list, vb: list) -> list[str]:
@@ -146,8 +180,8 @@ def _diff_values_list(where: str, va: list, vb: list) -> list[str]:
 
 def _brief(s: dict, kind: str) -> str:
     if kind == "vector":
-        return f"value={s.get('value')}"
-    vals = s.get("values", [])
+        return f"value={s.get('value', s.get('histogram'))}"
+    vals = s.get("values", []) or s.get("histograms", [])
     return f"({len(vals)} points{', first ' + str(vals[0]) if vals else ''})"
 
 

@@ -206,9 +206,11 @@ def prometheus_binary() -> Path:
 class PrometheusProcess:
     """A throw-away Prometheus on a free loopback port with a temporary TSDB."""
 
-    def __init__(self, workdir: Path | None = None, name: str = "prometheus", config_yaml: str = "global: {}\n"):
+    def __init__(self, workdir: Path | None = None, name: str = "prometheus", config_yaml: str = "global: {}\n",
+                 extra_args: tuple[str, ...] = ()):
         self.binary = prometheus_binary()
         self.config_yaml = config_yaml
+        self.extra_args = tuple(extra_args)
         self._tmp = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix=f"promql-diff-{name}-")
@@ -235,6 +237,7 @@ class PrometheusProcess:
             "--web.enable-remote-write-receiver",
             "--storage.tsdb.retention.time=3650d",
             "--log.level=warn",
+            *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use weft_core::labels::Labels;
+use weft_metrics::promql::FloatHistogram;
 
 /// One sample of an instant vector.
 #[derive(Clone, Copy, Debug)]
@@ -14,13 +15,17 @@ pub struct VectorSample<'a> {
     pub metric: &'a Labels,
     pub t_ms: i64,
     pub value: f64,
+    /// A native histogram sample (then `value` is unused).
+    pub histogram: Option<&'a FloatHistogram>,
 }
 
-/// One series of a range result: `(t_ms, value)` points in time order.
+/// One series of a range result: `(t_ms, value)` float points and `(t_ms, histogram)`
+/// points, each in time order.
 #[derive(Clone, Copy, Debug)]
 pub struct MatrixSeries<'a> {
     pub metric: &'a Labels,
     pub points: &'a [(i64, f64)],
+    pub histograms: &'a [(i64, FloatHistogram)],
 }
 
 /// `{"resultType":"vector","result":[{"metric":{..},"value":[t,"v"]},..]}`.
@@ -33,15 +38,26 @@ pub fn encode_vector(samples: &[VectorSample<'_>]) -> String {
         }
         out.push_str(r#"{"metric":"#);
         write_labels(&mut out, s.metric);
-        out.push_str(r#","value":"#);
-        write_point(&mut out, s.t_ms, s.value);
+        match s.histogram {
+            Some(h) => {
+                out.push_str(r#","histogram":"#);
+                write_histogram_point(&mut out, s.t_ms, h);
+            }
+            None => {
+                out.push_str(r#","value":"#);
+                write_point(&mut out, s.t_ms, s.value);
+            }
+        }
         out.push('}');
     }
     out.push_str("]}");
     out
 }
 
-/// `{"resultType":"matrix","result":[{"metric":{..},"values":[[t,"v"],..]},..]}`.
+/// `{"resultType":"matrix","result":[{"metric":{..},"values":[[t,"v"],..]},..]}`, with
+/// `"histograms":[[t,{..}],..]` after the values for histogram points; as Prometheus, either
+/// key is left out when the series has no points of its kind (`values` is kept for a series
+/// with no points at all).
 pub fn encode_matrix(series: &[MatrixSeries<'_>]) -> String {
     let points: usize = series.iter().map(|s| s.points.len()).sum();
     let mut out = String::with_capacity(48 + series.len() * 64 + points * 24);
@@ -52,17 +68,79 @@ pub fn encode_matrix(series: &[MatrixSeries<'_>]) -> String {
         }
         out.push_str(r#"{"metric":"#);
         write_labels(&mut out, s.metric);
-        out.push_str(r#","values":["#);
-        for (j, &(t, v)) in s.points.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
+        if !s.points.is_empty() || s.histograms.is_empty() {
+            out.push_str(r#","values":["#);
+            for (j, &(t, v)) in s.points.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_point(&mut out, t, v);
             }
-            write_point(&mut out, t, v);
+            out.push(']');
         }
-        out.push_str("]}");
+        if !s.histograms.is_empty() {
+            out.push_str(r#","histograms":["#);
+            for (j, (t, h)) in s.histograms.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_histogram_point(&mut out, *t, h);
+            }
+            out.push(']');
+        }
+        out.push('}');
     }
     out.push_str("]}");
     out
+}
+
+/// `[t,{"count":"..","sum":"..","buckets":[..]}]`.
+pub fn write_histogram_point(out: &mut String, t_ms: i64, h: &FloatHistogram) {
+    out.push('[');
+    write_timestamp(out, t_ms);
+    out.push(',');
+    write_histogram(out, h);
+    out.push(']');
+}
+
+/// Prometheus' `MarshalHistogram`: count, sum, then the non-empty buckets lowest first as
+/// `[boundary_rule, "lower", "upper", "count"]`; `buckets` is left out when all are empty.
+/// Boundary rules: 0 = (lower, upper], 1 = [lower, upper), 2 = (lower, upper),
+/// 3 = [lower, upper]. A bound is inclusive on the side away from zero (a bucket containing
+/// negative numbers includes its lower bound, one containing positive numbers its upper),
+/// and the zero bucket is closed, as Prometheus' bucket iterators set them.
+pub fn write_histogram(out: &mut String, h: &FloatHistogram) {
+    out.push_str(r#"{"count":"#);
+    write_value(out, h.count);
+    out.push_str(r#","sum":"#);
+    write_value(out, h.sum);
+    let zero = (-h.zero_threshold, h.zero_threshold);
+    let mut first = true;
+    for b in h.all_buckets().into_iter().filter(|b| b.count != 0.0) {
+        out.push_str(if first { r#","buckets":["# } else { "," });
+        first = false;
+        let rule = if !h.uses_custom_buckets() && (b.lower, b.upper) == zero {
+            3
+        } else {
+            match (b.lower < 0.0, b.upper > 0.0) {
+                (false, true) => 0,
+                (true, false) => 1,
+                (false, false) => 2,
+                (true, true) => 3,
+            }
+        };
+        let _ = write!(out, "[{rule},");
+        write_value(out, b.lower);
+        out.push(',');
+        write_value(out, b.upper);
+        out.push(',');
+        write_value(out, b.count);
+        out.push(']');
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push('}');
 }
 
 /// `{"resultType":"scalar","result":[t,"v"]}`.
@@ -292,12 +370,14 @@ mod tests {
                 VectorSample {
                     metric: &up,
                     t_ms: 1_435_781_451_781,
-                    value: 1.0
+                    value: 1.0,
+                    histogram: None,
                 },
                 VectorSample {
                     metric: &other,
                     t_ms: 4000,
-                    value: f64::NAN
+                    value: f64::NAN,
+                    histogram: None,
                 },
             ]),
             r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"api"},"value":[1435781451.781,"1"]},{"metric":{"a":"\u003cb\u003e\u0026\"\n\u0001"},"value":[4,"NaN"]}]}"#
@@ -308,6 +388,7 @@ mod tests {
             encode_matrix(&[MatrixSeries {
                 metric: &up,
                 points: &[(1000, 0.5), (16_000, f64::INFINITY), (31_000, -0.0)],
+                histograms: &[],
             }]),
             r#"{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"api"},"values":[[1,"0.5"],[16,"+Inf"],[31,"-0"]]}]}"#
         );
@@ -315,6 +396,7 @@ mod tests {
             encode_matrix(&[MatrixSeries {
                 metric: &empty,
                 points: &[],
+                histograms: &[],
             }]),
             r#"{"resultType":"matrix","result":[{"metric":{},"values":[]}]}"#
         );
@@ -337,5 +419,86 @@ mod tests {
         let mut s = String::new();
         write_json_str(&mut s, "plain ü \u{2028} \t\\");
         assert_eq!(s, r#""plain ü \u2028 \t\\""#);
+    }
+
+    fn native() -> FloatHistogram {
+        FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 2.0,
+            count: 10.0,
+            sum: 12.5,
+            positive: vec![(1, 3.0), (2, 0.0), (3, 4.0)],
+            negative: vec![(0, 1.0)],
+            ..FloatHistogram::default()
+        }
+    }
+
+    #[test]
+    fn histograms_as_prometheus() {
+        let labels = Labels::from_pairs([("__name__", "lat")]).unwrap();
+        let h = native();
+        let v = encode_vector(&[VectorSample {
+            metric: &labels,
+            t_ms: 1_700_000_000_500,
+            value: 0.0,
+            histogram: Some(&h),
+        }]);
+        assert_eq!(
+            v,
+            concat!(
+                r#"{"resultType":"vector","result":[{"metric":{"__name__":"lat"},"histogram":"#,
+                r#"[1700000000.500,{"count":"10","sum":"12.5","buckets":["#,
+                r#"[1,"-1","-0.5","1"],[3,"-0.001","0.001","2"],[0,"1","2","3"],[0,"4","8","4"]]}]}]}"#
+            )
+        );
+        // A histogram without populated buckets has no `buckets` key; a matrix series with
+        // only histograms has no `values` key, one with both has both.
+        let empty = FloatHistogram {
+            count: 0.0,
+            sum: 0.0,
+            ..FloatHistogram::default()
+        };
+        let hs = [(1000, empty), (2000, h.clone())];
+        let m = encode_matrix(&[
+            MatrixSeries {
+                metric: &labels,
+                points: &[],
+                histograms: &hs[..1],
+            },
+            MatrixSeries {
+                metric: &labels,
+                points: &[(500, 1.0)],
+                histograms: &hs[1..],
+            },
+        ]);
+        assert_eq!(
+            m,
+            concat!(
+                r#"{"resultType":"matrix","result":["#,
+                r#"{"metric":{"__name__":"lat"},"histograms":[[1,{"count":"0","sum":"0"}]]},"#,
+                r#"{"metric":{"__name__":"lat"},"values":[[0.500,"1"]],"histograms":[[2,"#,
+                r#"{"count":"10","sum":"12.5","buckets":[[1,"-1","-0.5","1"],[3,"-0.001","0.001","2"],"#,
+                r#"[0,"1","2","3"],[0,"4","8","4"]]}]]}]}"#
+            )
+        );
+        // Custom buckets: the first is [-Inf, b0]; a bound below zero is open above.
+        let custom = FloatHistogram {
+            schema: -53,
+            count: 6.0,
+            sum: 3.0,
+            positive: vec![(0, 1.0), (1, 2.0), (2, 3.0)],
+            custom_values: vec![-1.0, 5.0],
+            ..FloatHistogram::default()
+        };
+        let mut out = String::new();
+        write_histogram(&mut out, &custom);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"count":"6","sum":"3","buckets":[[1,"-Inf","-1","1"],[3,"-1","5","2"],"#,
+                r#"[0,"5","+Inf","3"]]}"#
+            )
+        );
     }
 }

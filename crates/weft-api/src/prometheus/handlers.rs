@@ -97,6 +97,7 @@ async fn query_inner(state: &AppState, form: &FormValues, headers: &HeaderMap) -
                         metric: &s.labels,
                         t_ms: t,
                         value: s.f,
+                        histogram: s.h.as_deref(),
                     })
                     .collect();
                 encode_vector(&samples)
@@ -127,6 +128,7 @@ fn encode_series(series: &[EvSeries]) -> String {
         .map(|s| MatrixSeries {
             metric: &s.labels,
             points: &s.points,
+            histograms: &s.hists,
         })
         .collect();
     encode_matrix(&out)

@@ -10,7 +10,12 @@
 //! - histogram → `_bucket{le}` (cumulative, ending with `le="+Inf"` = count), `_sum` (when
 //!   present) and `_count`.
 //! - summary → one series per quantile (`quantile` label), `_sum` and `_count`.
-//! - exponential histogram → rejected (native histograms are not supported yet).
+//! - exponential histogram (cumulative) → native histogram (float counts) of the same name:
+//!   scale → schema, scales above 8 downscaled to 8 by merging buckets, scales below -4
+//!   rejected; OTLP bucket `offset + i` → index `((offset + i) >> (scale - 8 if > 8)) + 1`
+//!   (OTLP bucket 0 is `(1, base]`, Prometheus' is `(base^-1, 1]`); empty buckets dropped;
+//!   zero threshold from the point (Prometheus' default 1e-128 when unset); sum only when
+//!   present; exemplars attached to the series. As Prometheus' OTLP receiver does.
 //! - unit → name suffix (`By` → `bytes`, `s` → `seconds`, `m/s` → `meters_per_second`,
 //!   `{…}` annotations dropped, `1` on gauges → `_ratio`).
 //! - resource `service.namespace`/`service.name` → `job`, `service.instance.id` → `instance`;
@@ -33,9 +38,11 @@ use weft_core::labels::{Labels, METRIC_NAME};
 use weft_core::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use weft_core::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use weft_core::otlp::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, HistogramDataPoint, NumberDataPoint,
-    SummaryDataPoint,
+    exponential_histogram_data_point, metric, number_data_point, AggregationTemporality,
+    ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint,
 };
+use weft_metrics::promql::histogram::CounterResetHint;
+use weft_metrics::promql::FloatHistogram;
 
 pub use crate::remote_write::MetricKind;
 pub use naming::{label_name, metric_family_name, unit_suffix, TypeSuffix};
@@ -51,6 +58,7 @@ pub mod reason {
     pub const NO_DATA: &str = "no_data";
     pub const EMPTY_NAME: &str = "empty_name";
     pub const INVALID_HISTOGRAM: &str = "invalid_histogram";
+    pub const HISTOGRAM_SCALE: &str = "exponential_histogram_scale";
 
     /// What a reason means, for the message sent back to the client.
     pub fn explain(reason: &str) -> &'static str {
@@ -59,9 +67,9 @@ pub mod reason {
                 "delta temporality is not supported (use cumulative temporality, or the \
                       collector's deltatocumulative processor)"
             }
-            EXPONENTIAL_HISTOGRAM => {
-                "exponential histograms (stored as Prometheus native histograms) are not yet \
-                 supported; use explicit-bucket histograms"
+            EXPONENTIAL_HISTOGRAM => "exponential histograms are not supported",
+            HISTOGRAM_SCALE => {
+                "exponential histogram scale below -4 (the lowest native histogram schema)"
             }
             UNSPECIFIED_TEMPORALITY => "the aggregation temporality is unspecified",
             NO_DATA => "the metric has no data",
@@ -111,6 +119,8 @@ pub struct PromSeries {
     pub labels: Labels,
     /// `(timestamp in ms, value)`.
     pub samples: Vec<(i64, f64)>,
+    /// Native histogram samples (from exponential histograms).
+    pub histograms: Vec<(i64, FloatHistogram)>,
     /// Exemplars (trace and span IDs as `trace_id`/`span_id` labels) attached to the series:
     /// for sums, the series itself; for histograms, the bucket whose bound first covers the
     /// exemplar's value, as Prometheus' OTLP receiver does.
@@ -207,6 +217,7 @@ impl Translation {
                 .map(|s| SeriesWrite {
                     labels: s.labels,
                     samples: s.samples,
+                    histograms: s.histograms,
                     exemplars: s.exemplars,
                 })
                 .collect(),
@@ -444,6 +455,7 @@ pub fn translate(request: &ExportMetricsServiceRequest, opts: &TranslateOptions)
             out.series.push(PromSeries {
                 labels: info.build("target_info", None),
                 samples: vec![(ts, 1.0)],
+                histograms: Vec::new(),
                 exemplars: Vec::new(),
             });
         }
@@ -471,6 +483,17 @@ impl MetricTranslator<'_> {
         self.out.series.push(PromSeries {
             labels,
             samples: vec![(ts, value)],
+            histograms: Vec::new(),
+            exemplars: Vec::new(),
+        });
+    }
+
+    fn push_histogram(&mut self, labels: Labels, ts: i64, h: FloatHistogram) {
+        *self.latest_ms = Some(self.latest_ms.map_or(ts, |l| l.max(ts)));
+        self.out.series.push(PromSeries {
+            labels,
+            samples: Vec::new(),
+            histograms: vec![(ts, h)],
             exemplars: Vec::new(),
         });
     }
@@ -572,8 +595,19 @@ impl MetricTranslator<'_> {
                     self.histogram_point(&family, p, &m.name);
                 }
             }
-            Some(metric::Data::ExponentialHistogram(_)) => {
-                self.reject(reason::EXPONENTIAL_HISTOGRAM, &m.name)
+            Some(metric::Data::ExponentialHistogram(h)) => {
+                match temporality(h.aggregation_temporality) {
+                    Temporality::Cumulative => {}
+                    Temporality::Delta => return self.reject(reason::DELTA, &m.name),
+                    Temporality::Unspecified => {
+                        return self.reject(reason::UNSPECIFIED_TEMPORALITY, &m.name)
+                    }
+                }
+                let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
+                self.metadata(&family, MetricKind::Histogram, m);
+                for p in &h.data_points {
+                    self.exponential_point(&family, p, &m.name);
+                }
             }
             Some(metric::Data::Summary(s)) => {
                 let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
@@ -667,6 +701,40 @@ impl MetricTranslator<'_> {
         self.created(&labels, family, p.start_time_unix_nano, ts);
     }
 
+    fn exponential_point(
+        &mut self,
+        family: &str,
+        p: &ExponentialHistogramDataPoint,
+        otlp_name: &str,
+    ) {
+        let labels = self.point_labels(&p.attributes).build(family, None);
+        let ts = ns_to_ms(p.time_unix_nano);
+        if no_recorded_value(p.flags) {
+            // A float stale marker ends a histogram series, as Prometheus stores it.
+            self.push(labels, ts, stale_nan());
+        } else {
+            match exponential_to_native(p) {
+                Ok(h) => self.push_histogram(labels, ts, h),
+                Err(reason) => {
+                    return self.out.rejected.push((
+                        reason,
+                        format!(
+                            "metric {otlp_name:?}: scale {}: {}",
+                            p.scale,
+                            reason::explain(reason)
+                        ),
+                    ))
+                }
+            }
+        }
+        self.attach_exemplars(
+            p.exemplars
+                .iter()
+                .map(|e| exemplar(e, self.opts.utf8_names))
+                .collect(),
+        );
+    }
+
     fn summary_point(&mut self, family: &str, p: &SummaryDataPoint) {
         let labels = self.point_labels(&p.attributes);
         let ts = ns_to_ms(p.time_unix_nano);
@@ -688,6 +756,71 @@ impl MetricTranslator<'_> {
         }
         self.created(&labels, family, p.start_time_unix_nano, ts);
     }
+}
+
+/// Zero threshold of exponential histograms that do not set one (Prometheus' OTLP default).
+const DEFAULT_ZERO_THRESHOLD: f64 = 1e-128;
+
+/// Highest and lowest native histogram schemas of exponential buckets.
+const MAX_SCHEMA: i32 = 8;
+const MIN_SCHEMA: i32 = -4;
+
+/// An OTLP exponential histogram data point as a native histogram (see the module doc).
+fn exponential_to_native(
+    p: &ExponentialHistogramDataPoint,
+) -> Result<FloatHistogram, &'static str> {
+    if p.scale < MIN_SCHEMA {
+        return Err(reason::HISTOGRAM_SCALE);
+    }
+    // Above schema 8, 2^(scale - 8) adjacent buckets merge into one.
+    let scale_down = (p.scale - MAX_SCHEMA).max(0) as u32;
+    let side = |b: &Option<exponential_histogram_data_point::Buckets>| {
+        b.as_ref().map_or(Ok(Vec::new()), |b| {
+            native_buckets(b.offset, &b.bucket_counts, scale_down)
+        })
+    };
+    let positive = side(&p.positive)?;
+    let negative = side(&p.negative)?;
+    let zero_threshold = if p.zero_threshold > 0.0 {
+        p.zero_threshold
+    } else {
+        DEFAULT_ZERO_THRESHOLD
+    };
+    Ok(FloatHistogram {
+        schema: p.scale.min(MAX_SCHEMA),
+        zero_threshold,
+        zero_count: p.zero_count as f64,
+        count: p.count as f64,
+        sum: p.sum.unwrap_or(0.0),
+        positive,
+        negative,
+        custom_values: Vec::new(),
+        // The reset hint is left to the store and queries to detect, as Prometheus does.
+        hint: CounterResetHint::Unknown,
+    })
+}
+
+/// Dense OTLP buckets (`offset`, counts) as sparse native buckets: index
+/// `((offset + i) >> scale_down) + 1`, counts of merged buckets summed, empty buckets left out.
+fn native_buckets(
+    offset: i32,
+    counts: &[u64],
+    scale_down: u32,
+) -> Result<Vec<(i32, f64)>, &'static str> {
+    let mut out: Vec<(i32, f64)> = Vec::new();
+    for (i, &c) in counts.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let otlp = i64::from(offset) + i as i64;
+        let idx = (otlp >> scale_down.min(63)) + 1;
+        let idx = i32::try_from(idx).map_err(|_| reason::INVALID_HISTOGRAM)?;
+        match out.last_mut() {
+            Some(last) if last.0 == idx => last.1 += c as f64,
+            _ => out.push((idx, c as f64)),
+        }
+    }
+    Ok(out)
 }
 
 /// The `prometheus.type` entry of the metric's metadata, if any.

@@ -493,28 +493,133 @@ fn summary_quantiles_sum_and_count() {
     assert_eq!(t.metadata[0].1, MetricKind::Summary);
 }
 
-#[test]
-fn exponential_histogram_is_rejected() {
-    let e = metric(
-        "eh",
-        "",
-        metric::Data::ExponentialHistogram(ExponentialHistogram {
-            data_points: vec![ExponentialHistogramDataPoint::default()],
-            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+fn exp_point(
+    scale: i32,
+    positive: (i32, Vec<u64>),
+    negative: (i32, Vec<u64>),
+) -> ExponentialHistogramDataPoint {
+    use weft_core::otlp::metrics::v1::exponential_histogram_data_point::Buckets;
+    let total: u64 = positive.1.iter().chain(&negative.1).sum();
+    ExponentialHistogramDataPoint {
+        attributes: vec![kv("k", "v")],
+        time_unix_nano: T_NS,
+        count: total + 5,
+        sum: Some(10.5),
+        scale,
+        zero_count: 5,
+        positive: Some(Buckets {
+            offset: positive.0,
+            bucket_counts: positive.1,
         }),
+        negative: Some(Buckets {
+            offset: negative.0,
+            bucket_counts: negative.1,
+        }),
+        ..Default::default()
+    }
+}
+
+fn exp_metric(
+    points: Vec<ExponentialHistogramDataPoint>,
+    temporality: AggregationTemporality,
+) -> Metric {
+    metric(
+        "latency",
+        "s",
+        metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: points,
+            aggregation_temporality: temporality as i32,
+        }),
+    )
+}
+
+#[test]
+fn exponential_histograms_become_native_histograms() {
+    let mut unset_sum = exp_point(0, (0, vec![1]), (0, vec![]));
+    unset_sum.sum = None;
+    unset_sum.zero_threshold = 0.25;
+    unset_sum.attributes = vec![kv("k", "w")];
+    let e = exp_metric(
+        vec![exp_point(3, (-2, vec![1, 0, 2]), (0, vec![4])), unset_sum],
+        AggregationTemporality::Cumulative,
     );
     let t = translate(&request(vec![], vec![e]), &TranslateOptions::default());
-    assert!(t.series.is_empty());
+    assert!(t.rejected.is_empty(), "{:?}", t.rejected);
+    assert_eq!(t.series.len(), 2);
+    let s = &t.series[0];
+    assert_eq!(s.labels.get("__name__"), Some("latency_seconds"));
+    assert!(s.samples.is_empty());
+    let (ts, h) = &s.histograms[0];
+    assert_eq!(*ts, T_MS);
+    assert_eq!(h.schema, 3);
+    assert_eq!(h.zero_threshold, 1e-128);
+    assert_eq!((h.zero_count, h.count, h.sum), (5.0, 12.0, 10.5));
+    // OTLP bucket i covers (base^i, base^(i+1)]; Prometheus index i+1 does; empties dropped.
+    assert_eq!(h.positive, vec![(-1, 1.0), (1, 2.0)]);
+    assert_eq!(h.negative, vec![(1, 4.0)]);
+    assert_eq!(h.hint, CounterResetHint::Unknown);
+    let (_, h) = &t.series[1].histograms[0];
+    assert_eq!((h.sum, h.zero_threshold), (0.0, 0.25));
     assert_eq!(
-        t.rejected,
+        t.metadata,
         vec![(
-            reason::EXPONENTIAL_HISTOGRAM,
-            format!(
-                "metric \"eh\": {}",
-                reason::explain(reason::EXPONENTIAL_HISTOGRAM)
-            )
+            "latency_seconds".to_string(),
+            MetricKind::Histogram,
+            "help for latency".to_string(),
+            "s".to_string()
         )]
     );
+    let w = t.into_metric_write();
+    assert_eq!(w.series[0].histograms.len(), 1);
+}
+
+#[test]
+fn exponential_scales_above_8_are_downscaled_and_below_minus_4_refused() {
+    let e = exp_metric(
+        vec![
+            exp_point(10, (-3, vec![1, 1, 1, 1, 1]), (5, vec![2, 3])),
+            exp_point(-5, (0, vec![1]), (0, vec![])),
+        ],
+        AggregationTemporality::Cumulative,
+    );
+    let t = translate(&request(vec![], vec![e]), &TranslateOptions::default());
+    assert_eq!(t.series.len(), 1);
+    let (_, h) = &t.series[0].histograms[0];
+    assert_eq!(h.schema, 8);
+    // Indexes -3..=1 shifted right by 2: -1,-1,-1,0,0, plus one.
+    assert_eq!(h.positive, vec![(0, 3.0), (1, 2.0)]);
+    // 5 >> 2 = 1 and 6 >> 2 = 1: merged.
+    assert_eq!(h.negative, vec![(2, 5.0)]);
+    assert_eq!(t.rejected.len(), 1);
+    assert_eq!(t.rejected[0].0, reason::HISTOGRAM_SCALE);
+    assert!(t.rejected[0].1.contains("scale -5"), "{}", t.rejected[0].1);
+}
+
+#[test]
+fn exponential_histogram_flags_and_temporality() {
+    let mut stale = exp_point(0, (0, vec![1]), (0, vec![]));
+    stale.flags = 1;
+    let t = translate(
+        &request(
+            vec![],
+            vec![exp_metric(vec![stale], AggregationTemporality::Cumulative)],
+        ),
+        &TranslateOptions::default(),
+    );
+    assert!(t.series[0].histograms.is_empty());
+    assert_eq!(t.series[0].samples[0].1.to_bits(), 0x7ff0_0000_0000_0002);
+    let t = translate(
+        &request(
+            vec![],
+            vec![exp_metric(
+                vec![exp_point(0, (0, vec![1]), (0, vec![]))],
+                AggregationTemporality::Delta,
+            )],
+        ),
+        &TranslateOptions::default(),
+    );
+    assert!(t.series.is_empty());
+    assert_eq!(t.rejected[0].0, reason::DELTA);
 }
 
 #[test]

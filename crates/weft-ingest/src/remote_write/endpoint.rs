@@ -83,6 +83,7 @@ async fn handle(
     };
     let outcome = receiver.metrics.write(&tenant, &write, transport).await?;
     written.samples = outcome.samples;
+    written.histograms = outcome.histograms;
     written.exemplars = outcome.exemplars;
     for r in outcome.rejected {
         rejected.push(super::Rejected {

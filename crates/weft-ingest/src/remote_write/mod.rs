@@ -32,6 +32,9 @@
 //!   (Prometheus drops them and counts them; the 1.0 spec asks for 400 on invalid samples).
 //! * Values, NaNs and the stale marker ([`STALE_NAN_BITS`]) pass through bit-exact.
 //! * A missing `Content-Encoding` is read as snappy, as Prometheus does.
+//! * Native histograms (integer or float, exponential or custom buckets) are stored as float
+//!   histograms ([`NativeHistogram::to_float`], as Prometheus' `ToFloat`); the counter-reset
+//!   hint is kept as sent.
 
 mod convert;
 pub mod endpoint;
@@ -44,6 +47,8 @@ use weft_core::labels::Labels;
 use weft_metrics::model::{
     Exemplar as StoreExemplar, Metadata as StoreMetadata, MetricWrite, SeriesWrite,
 };
+use weft_metrics::promql::histogram::CounterResetHint;
+use weft_metrics::promql::FloatHistogram;
 
 use crate::IngestError;
 
@@ -205,6 +210,95 @@ pub struct NativeHistogram {
 /// Schema number of custom-bucket (NHCB) histograms.
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 
+impl NativeHistogram {
+    /// The histogram as the store keeps it: absolute float counts in sparse buckets
+    /// (integer histograms' deltas summed, counts converted to `f64` as Prometheus'
+    /// `ToFloat` does).
+    pub fn to_float(&self) -> Result<FloatHistogram, String> {
+        let (count, zero_count, negative, positive) = match &self.counts {
+            HistogramCounts::Int {
+                count,
+                zero_count,
+                negative_deltas,
+                positive_deltas,
+            } => (
+                *count as f64,
+                *zero_count as f64,
+                running_sums(negative_deltas),
+                running_sums(positive_deltas),
+            ),
+            HistogramCounts::Float {
+                count,
+                zero_count,
+                negative_counts,
+                positive_counts,
+            } => (
+                *count,
+                *zero_count,
+                negative_counts.clone(),
+                positive_counts.clone(),
+            ),
+        };
+        Ok(FloatHistogram {
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            zero_count,
+            count,
+            sum: self.sum,
+            positive: sparse_buckets("positive", &self.positive_spans, &positive)?,
+            negative: sparse_buckets("negative", &self.negative_spans, &negative)?,
+            custom_values: self.custom_values.clone(),
+            hint: match self.reset_hint {
+                ResetHint::Unknown => CounterResetHint::Unknown,
+                ResetHint::Yes => CounterResetHint::CounterReset,
+                ResetHint::No => CounterResetHint::NotCounterReset,
+                ResetHint::Gauge => CounterResetHint::Gauge,
+            },
+        })
+    }
+}
+
+/// Absolute counts from integer deltas (validated non-negative and non-overflowing).
+fn running_sums(deltas: &[i64]) -> Vec<f64> {
+    let mut running = 0i64;
+    deltas
+        .iter()
+        .map(|d| {
+            running = running.saturating_add(*d);
+            running as f64
+        })
+        .collect()
+}
+
+/// `(index, count)` pairs from wire spans: the first span's offset is the first index, every
+/// later offset the gap after the previous span (Prometheus requires it non-negative).
+fn sparse_buckets(
+    side: &str,
+    spans: &[(i32, u32)],
+    counts: &[f64],
+) -> Result<Vec<(i32, f64)>, String> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut next: i64 = 0;
+    let mut counts = counts.iter();
+    for (k, &(offset, len)) in spans.iter().enumerate() {
+        if k > 0 && offset < 0 {
+            return Err(format!(
+                "{side} span {k} has negative offset {offset} (only the first may)"
+            ));
+        }
+        next += i64::from(offset);
+        for _ in 0..len {
+            let idx = i32::try_from(next)
+                .map_err(|_| format!("{side} bucket index {next} exceeds the 32-bit range"))?;
+            // The spans were checked to need exactly as many buckets as there are counts.
+            let c = counts.next().copied().unwrap_or(0.0);
+            out.push((idx, c));
+            next += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Counts of a native histogram: integer (bucket counts delta-encoded) or float (absolute).
 #[derive(Clone, Debug, PartialEq)]
 pub enum HistogramCounts {
@@ -333,18 +427,38 @@ impl WriteBatch {
         Some(IngestError::BadRequest(msg))
     }
 
-    /// The float samples, exemplars and metadata as the store's write model. Native
-    /// histograms have no store yet: they are moved to `rejected` (so the sender hears of
-    /// them) instead of being dropped silently.
+    /// The samples, native histograms (as float histograms), exemplars and metadata as the
+    /// store's write model. A histogram whose buckets cannot be placed (a span with a
+    /// negative offset after the first, indexes beyond `i32`) is moved to `rejected`. A
+    /// histogram whose sum is the stale marker is Prometheus' histogram stale marker (what a
+    /// Prometheus sender sends when a histogram series goes stale): it becomes the float
+    /// stale marker, which is how the store keeps stale markers of every series.
     pub fn into_metric_write(mut self) -> (MetricWrite, Vec<Rejected>) {
         let mut write = MetricWrite::default();
-        for s in std::mem::take(&mut self.series) {
-            if !s.histograms.is_empty() {
-                let n = s.histograms.len() as u64;
-                let labels = s.labels.to_string();
-                self.reject("native_histograms_unsupported", n, || {
-                    format!("series {labels}: native histogram samples are not supported yet")
-                });
+        for mut s in std::mem::take(&mut self.series) {
+            let mut histograms = Vec::with_capacity(s.histograms.len());
+            let mut stale = false;
+            for (i, h) in s.histograms.iter().enumerate() {
+                if h.sum.to_bits() == STALE_NAN_BITS {
+                    s.samples
+                        .push((h.timestamp_ms, f64::from_bits(STALE_NAN_BITS)));
+                    stale = true;
+                    continue;
+                }
+                match h.to_float() {
+                    Ok(f) => histograms.push((h.timestamp_ms, f)),
+                    Err(m) => {
+                        let labels = &s.labels;
+                        self.reject("invalid_histogram", 1, || {
+                            format!("series {labels}: histogram #{i}: {m}")
+                        })
+                    }
+                }
+            }
+            if stale {
+                // Validation left the floats in time order; keep them so (stable: a float
+                // at the same time as a stale marker stays first).
+                s.samples.sort_by_key(|p| p.0);
             }
             let exemplars = s
                 .exemplars
@@ -358,6 +472,7 @@ impl WriteBatch {
             write.series.push(SeriesWrite {
                 labels: s.labels,
                 samples: s.samples,
+                histograms,
                 exemplars,
             });
         }

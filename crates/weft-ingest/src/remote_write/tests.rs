@@ -1004,3 +1004,90 @@ fn v2_unpacked_label_refs_are_read() {
     assert_eq!(b.series[0].labels.metric_name(), Some("up"));
     assert_eq!(b.series[0].samples, vec![(7, 1.0)]);
 }
+
+#[test]
+fn histograms_convert_to_float_histograms_for_the_store() {
+    use weft_metrics::promql::histogram::CounterResetHint;
+    let mut s = ts(&[("__name__", "latency")], &[(500, 1.0)]);
+    let mut h = int_histogram(1000);
+    // Two positive spans (offset -2 length 2, gap 3, length 1) and one negative span.
+    h.positive_spans.push(proto::BucketSpan {
+        offset: 3,
+        length: 1,
+    });
+    h.positive_deltas.push(4);
+    h.negative_spans = vec![proto::BucketSpan {
+        offset: 0,
+        length: 2,
+    }];
+    h.negative_deltas = vec![2, 1];
+    let mut float = int_histogram(2000);
+    float.count = Some(proto::HistogramCount::CountFloat(7.5));
+    float.zero_count = Some(proto::HistogramZeroCount::ZeroCountFloat(0.5));
+    float.positive_deltas = vec![];
+    float.positive_counts = vec![2.5, 4.5];
+    float.reset_hint = 1;
+    // A later span with a negative offset cannot be placed.
+    let mut bad = int_histogram(3000);
+    bad.positive_spans = vec![
+        proto::BucketSpan {
+            offset: 0,
+            length: 1,
+        },
+        proto::BucketSpan {
+            offset: -3,
+            length: 1,
+        },
+    ];
+    s.histograms = vec![h, float, bad];
+    let (write, rejected) = decode_v1(vec![s]).into_metric_write();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason, "invalid_histogram");
+    assert!(
+        rejected[0].message.contains("negative offset -3"),
+        "{}",
+        rejected[0].message
+    );
+    let got = &write.series[0].histograms;
+    assert_eq!(got.len(), 2);
+    let (t, f) = &got[0];
+    assert_eq!(*t, 1000);
+    assert_eq!(
+        (f.schema, f.count, f.zero_count, f.sum),
+        (3, 5.0, 1.0, 12.5)
+    );
+    // Deltas 3, -2, 4 → counts 3, 1, 5 at indexes -2, -1, 3.
+    assert_eq!(f.positive, vec![(-2, 3.0), (-1, 1.0), (3, 5.0)]);
+    assert_eq!(f.negative, vec![(0, 2.0), (1, 3.0)]);
+    assert_eq!(f.hint, CounterResetHint::NotCounterReset);
+    let (_, f) = &got[1];
+    assert_eq!((f.count, f.zero_count), (7.5, 0.5));
+    assert_eq!(f.positive, vec![(-2, 2.5), (-1, 4.5)]);
+    assert_eq!(f.hint, CounterResetHint::CounterReset);
+    assert_eq!(write.series[0].samples, vec![(500, 1.0)]);
+}
+
+#[test]
+fn histogram_stale_markers_become_float_stale_markers() {
+    let mut s = ts(&[("__name__", "latency")], &[(500, 1.0), (3000, 2.0)]);
+    let mut stale = int_histogram(2000);
+    stale.sum = f64::from_bits(STALE_NAN_BITS);
+    s.histograms = vec![int_histogram(1000), stale];
+    let (write, rejected) = decode_v1(vec![s]).into_metric_write();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let series = &write.series[0];
+    assert_eq!(series.histograms.len(), 1);
+    let bits: Vec<(i64, u64)> = series
+        .samples
+        .iter()
+        .map(|&(t, v)| (t, v.to_bits()))
+        .collect();
+    assert_eq!(
+        bits,
+        vec![
+            (500, 1f64.to_bits()),
+            (2000, STALE_NAN_BITS),
+            (3000, 2f64.to_bits())
+        ]
+    );
+}

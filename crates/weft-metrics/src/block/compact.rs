@@ -4,11 +4,11 @@ use std::path::Path;
 
 use weft_core::labels::Labels;
 
-use crate::chunk::PACKED_MAX_SAMPLES;
+use crate::chunk::{chunks_from_samples, Sample};
 
 use super::index::ChunkMeta;
 use super::meta::BlockMeta;
-use super::writer::{packed_chunk, BlockWriter, RawChunk};
+use super::writer::{BlockWriter, RawChunk};
 use super::{Block, BlockError};
 
 /// Merges `inputs` into one new block under `parent` with compaction `level`.
@@ -98,8 +98,8 @@ fn overlap_clusters(refs: &[(usize, ChunkMeta)]) -> Vec<&[(usize, ChunkMeta)]> {
 fn merge_samples(
     inputs: &[&Block],
     cluster: &[(usize, ChunkMeta)],
-) -> Result<Vec<(i64, f64)>, BlockError> {
-    let mut all: Vec<(i64, usize, f64)> = Vec::new();
+) -> Result<Vec<Sample>, BlockError> {
+    let mut all: Vec<(i64, usize, crate::chunk::SampleValue)> = Vec::new();
     for (i, c) in cluster {
         all.extend(
             inputs[*i]
@@ -109,7 +109,7 @@ fn merge_samples(
         );
     }
     all.sort_by_key(|&(t, i, _)| (t, i));
-    let mut out: Vec<(i64, f64)> = Vec::with_capacity(all.len());
+    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
     for (t, _, v) in all {
         match out.last_mut() {
             // Sorted by input index within a timestamp, so the last one seen wins.
@@ -120,13 +120,12 @@ fn merge_samples(
     Ok(out)
 }
 
-/// Cuts ascending samples into packed chunks (the writer joins them with their neighbours).
-fn rechunk(samples: &[(i64, f64)]) -> Result<Vec<RawChunk>, BlockError> {
-    samples
-        .chunks(PACKED_MAX_SAMPLES)
-        .map(packed_chunk)
-        .collect::<Result<_, _>>()
-        .map_err(|e| BlockError::InvalidInput(format!("re-chunking: {e}")))
+/// Cuts ascending samples into chunks (a new chunk also where the kind changes); the writer
+/// then packs the float ones.
+fn rechunk(samples: &[Sample]) -> Result<Vec<RawChunk>, BlockError> {
+    let chunks = chunks_from_samples(samples)
+        .map_err(|(t, e)| BlockError::InvalidInput(format!("re-chunking at {t} ms: {e}")))?;
+    Ok(chunks.iter().filter_map(RawChunk::from_chunk).collect())
 }
 
 /// Picks the next blocks to compact, or nothing. A pure function of the metas.

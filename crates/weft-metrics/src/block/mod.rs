@@ -1,5 +1,5 @@
-//! Immutable on-disk metric blocks: XOR chunks plus an inverted label index, and their
-//! compaction.
+//! Immutable on-disk metric blocks: chunks (XOR floats and float histograms) plus an
+//! inverted label index, and their compaction.
 //!
 //! The byte layout is specified in `docs/format/metric-block.md`. In short, a block is a
 //! directory `<parent>/<block_id>/` with three files: `chunks` (chunk bytes, each followed by
@@ -15,7 +15,8 @@
 //!   the head's methods of the same names; postings selection is shared with the head
 //!   (`block::postings`).
 //! * [`compact`] merges blocks series by series (streaming), copying chunks that overlap
-//!   nothing and re-chunking the rest (newer block wins on equal timestamps);
+//!   nothing and re-chunking the rest (newer block wins on equal timestamps, whatever kind of
+//!   sample either is);
 //!   [`plan_compaction`] picks what to merge.
 //! * Nothing here panics on bad input: every error is a [`BlockError`] naming the file, the
 //!   section and the byte offset.

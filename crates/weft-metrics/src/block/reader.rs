@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use promql_parser::label::Matchers;
 use weft_core::labels::Labels;
 
-use crate::chunk;
+use crate::chunk::{self, Sample, SampleLists};
 use crate::promql::SeriesData;
 
 use super::format::{
@@ -113,28 +113,38 @@ impl Block {
 
     /// Reads and decodes one chunk, checking that its samples span exactly the index's time
     /// range for it.
-    pub fn decode_chunk(&self, c: &ChunkMeta) -> Result<Vec<(i64, f64)>, BlockError> {
+    pub fn decode_chunk(&self, c: &ChunkMeta) -> Result<Vec<Sample>, BlockError> {
         let bytes = self.read_chunk(c)?;
-        let samples = chunk::decode(&bytes).map_err(|e| {
-            let at = match &e {
-                chunk::ChunkError::Corrupt { offset, .. } => *offset as u64,
-                _ => 0,
-            };
-            BlockError::corrupt(CHUNKS_FILE, "chunk", c.offset + at, e.to_string())
-        })?;
-        let (first, last) = (samples.first().map(|s| s.0), samples.last().map(|s| s.0));
-        if first != Some(c.min_time) || last != Some(c.max_time) {
-            return Err(BlockError::corrupt(
-                CHUNKS_FILE,
-                "chunk",
-                c.offset,
-                format!(
-                    "chunk spans {first:?}..{last:?}, the index says {}..{}",
-                    c.min_time, c.max_time
-                ),
-            ));
-        }
+        let samples = chunk::decode_samples(&bytes).map_err(|e| chunk_error(c, e))?;
+        check_span(c, samples.first().map(|s| s.0), samples.last().map(|s| s.0))?;
         Ok(samples)
+    }
+
+    /// Adds the samples of one chunk within `[start, end]` to `out`; float chunks decode
+    /// straight into the float list (the common case stays as cheap as before histograms).
+    fn collect_chunk(
+        &self,
+        c: &ChunkMeta,
+        start: i64,
+        end: i64,
+        out: &mut SampleLists,
+    ) -> Result<(), BlockError> {
+        let bytes = self.read_chunk(c)?;
+        if bytes.first() != Some(&chunk::ENCODING_XOR) {
+            let samples = chunk::decode_samples(&bytes).map_err(|e| chunk_error(c, e))?;
+            check_span(c, samples.first().map(|s| s.0), samples.last().map(|s| s.0))?;
+            for (t, v) in samples {
+                if t >= start && t <= end {
+                    out.push(t, v);
+                }
+            }
+            return Ok(());
+        }
+        let samples = chunk::decode(&bytes).map_err(|e| chunk_error(c, e))?;
+        check_span(c, samples.first().map(|s| s.0), samples.last().map(|s| s.0))?;
+        out.floats
+            .extend(samples.into_iter().filter(|&(t, _)| t >= start && t <= end));
+        Ok(())
     }
 
     /// Series matching `matchers` (same semantics as the head's `Queryable::select`) with
@@ -149,31 +159,27 @@ impl Block {
         let ids = select_postings(&self.index, self.index.num_series(), matchers);
         let mut out = Vec::new();
         for id in ids {
-            let samples = self.samples_in(id, start_ms, end_ms)?;
-            if !samples.is_empty() {
+            let found = self.samples_in(id, start_ms, end_ms)?;
+            if !found.is_empty() {
                 out.push(SeriesData {
                     labels: self.index.labels(id),
-                    samples,
-                    histograms: Vec::new(),
+                    samples: found.floats,
+                    histograms: found.histograms,
                 });
             }
         }
         Ok(out)
     }
 
-    fn samples_in(&self, id: u32, start: i64, end: i64) -> Result<Vec<(i64, f64)>, BlockError> {
-        let mut out = Vec::new();
+    fn samples_in(&self, id: u32, start: i64, end: i64) -> Result<SampleLists, BlockError> {
+        let mut out = SampleLists::default();
         for c in self
             .index
             .chunks(id)
             .iter()
             .filter(|c| c.overlaps(start, end))
         {
-            out.extend(
-                self.decode_chunk(c)?
-                    .into_iter()
-                    .filter(|&(t, _)| t >= start && t <= end),
-            );
+            self.collect_chunk(c, start, end, &mut out)?;
         }
         Ok(out)
     }
@@ -193,7 +199,7 @@ impl Block {
             if self
                 .decode_chunk(c)?
                 .iter()
-                .any(|&(t, _)| t >= start && t <= end)
+                .any(|(t, _)| *t >= start && *t <= end)
             {
                 return Ok(true);
             }
@@ -220,6 +226,31 @@ impl Block {
         debug_assert!(out.windows(2).all(|w| w[0] < w[1]));
         Ok(out)
     }
+}
+
+/// A chunk that does not decode, as a block error at the chunk's offset.
+fn chunk_error(c: &ChunkMeta, e: chunk::ChunkError) -> BlockError {
+    let at = match &e {
+        chunk::ChunkError::Corrupt { offset, .. } => *offset as u64,
+        _ => 0,
+    };
+    BlockError::corrupt(CHUNKS_FILE, "chunk", c.offset + at, e.to_string())
+}
+
+/// A decoded chunk must start and end exactly where the index says.
+fn check_span(c: &ChunkMeta, first: Option<i64>, last: Option<i64>) -> Result<(), BlockError> {
+    if first != Some(c.min_time) || last != Some(c.max_time) {
+        return Err(BlockError::corrupt(
+            CHUNKS_FILE,
+            "chunk",
+            c.offset,
+            format!(
+                "chunk spans {first:?}..{last:?}, the index says {}..{}",
+                c.min_time, c.max_time
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the `chunks` header and that its size is what the index implies; returns it.

@@ -705,3 +705,121 @@ fn bytes_per_sample_of_realistic_series() {
     );
     assert_same_data(&block, &mem_of(&[&series]));
 }
+
+// ---- native histograms ----
+
+use crate::chunk::histogram_testing::counter_histogram;
+use crate::chunk::{Sample, SampleValue};
+
+/// A series alternating runs of histograms, floats and stale markers.
+fn mixed_samples(t0: i64, n: u32, step: i64) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            let t = t0 + i64::from(i) * step;
+            let v = match i % 50 {
+                0..=29 => SampleValue::Histogram(Box::new(counter_histogram(i, i % 200 > 150))),
+                30 => SampleValue::Float(f64::from_bits(STALE_NAN_BITS)),
+                _ => SampleValue::Float(f64::from(i)),
+            };
+            (t, v)
+        })
+        .collect()
+}
+
+fn mem_of_values(sets: &[&[(Labels, Vec<Sample>)]]) -> MemStorage {
+    let mut m = MemStorage::new();
+    for set in sets {
+        for (labels, samples) in *set {
+            for (t, v) in samples {
+                match v {
+                    SampleValue::Float(f) => m.append(labels.clone(), *t, *f),
+                    SampleValue::Histogram(h) => {
+                        m.append_histogram(labels.clone(), *t, (**h).clone())
+                    }
+                }
+            }
+        }
+    }
+    m
+}
+
+fn histogram_block(parent: &Path, series: &[(Labels, Vec<Sample>)]) -> Block {
+    let mut input = BlockInput::new();
+    for (labels, samples) in series {
+        input.add_sample_values(labels.clone(), samples).unwrap();
+    }
+    let meta = write_block(parent, input).unwrap();
+    Block::open(&parent.join(&meta.block_id)).unwrap()
+}
+
+/// A series' floats and histograms as `(t, bits or fingerprint)`.
+type SeriesFps = (Labels, Vec<(i64, u64)>, Vec<(i64, u64)>);
+
+/// Bit-exact comparison of everything a selection returns, histograms included.
+fn fps(v: Vec<SeriesData>) -> Vec<SeriesFps> {
+    v.into_iter()
+        .map(|s| {
+            let hs = s
+                .histograms
+                .iter()
+                .map(|(t, h)| (*t, crate::chunk::histogram_fingerprint(h)))
+                .collect();
+            let fs = s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            (s.labels, fs, hs)
+        })
+        .collect()
+}
+
+#[test]
+fn histogram_chunks_write_read_and_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = l(&[("__name__", "lat"), ("job", "a")]);
+    let b = l(&[("__name__", "lat"), ("job", "b")]);
+    let base = vec![
+        (a.clone(), mixed_samples(0, 400, 15_000)),
+        (b.clone(), mixed_samples(7, 130, 15_000)),
+    ];
+    let block = histogram_block(dir.path(), &base);
+    let mem = mem_of_values(&[&base]);
+    let all = sel(r#"{__name__="lat"}"#);
+    for (start, end) in [
+        (i64::MIN, i64::MAX),
+        (100_000, 1_000_000),
+        (450_000, 450_000),
+    ] {
+        assert_eq!(
+            fps(block.select(&all, start, end).unwrap()),
+            fps(mem.select(&all, start, end)),
+            "{start}..{end}"
+        );
+    }
+    assert_eq!(block.meta().num_samples, 530);
+    assert!(block.num_series() == 2);
+    // Out-of-order data on top: new timestamps and equal ones of either kind.
+    let ooo: Vec<(Labels, Vec<Sample>)> = vec![(
+        a.clone(),
+        (0..40)
+            .map(|i| {
+                let t = i64::from(i) * 150_000 + if i % 2 == 0 { 0 } else { 1 };
+                let v = if i % 3 == 0 {
+                    SampleValue::Float(-1.0)
+                } else {
+                    SampleValue::Histogram(Box::new(counter_histogram(1000 + i, false)))
+                };
+                (t, v)
+            })
+            .collect(),
+    )];
+    let over = histogram_block(dir.path(), &ooo);
+    let meta = compact(dir.path(), &[&block, &over], 1).unwrap();
+    let c = Block::open(&dir.path().join(&meta.block_id)).unwrap();
+    assert_eq!(
+        fps(c.select(&all, i64::MIN, i64::MAX).unwrap()),
+        fps(mem_of_values(&[&base, &ooo]).select(&all, i64::MIN, i64::MAX))
+    );
+    // The series listing sees histogram series too.
+    assert_eq!(
+        c.series(std::slice::from_ref(&all), 0, 10).unwrap(),
+        vec![a, b]
+    );
+}

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use weft_core::labels::Labels;
 
 use crate::chunk::{
-    self, ChunkError, XorChunk, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN, PACKED_MAX_SAMPLES,
+    self, Chunk, ChunkError, Sample, SampleValue, XorChunk, ENCODING_HISTOGRAM, ENCODING_PACKED,
+    ENCODING_XOR, HEADER_LEN, PACKED_MAX_SAMPLES,
 };
 
 use super::format::{
@@ -21,8 +22,8 @@ use super::index::{self, ChunkMeta};
 use super::meta::{new_block_id, BlockMeta};
 use super::BlockError;
 
-/// An encoded chunk with its time range, as the writer takes it (from an [`XorChunk`] or
-/// copied from another block without decoding).
+/// An encoded chunk with its time range, as the writer takes it (from a [`Chunk`] or copied
+/// from another block without decoding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawChunk {
     /// First sample time.
@@ -36,6 +37,15 @@ pub struct RawChunk {
 impl RawChunk {
     /// The bytes and time range of a non-empty chunk; `None` for an empty one.
     pub fn from_xor(c: &XorChunk) -> Option<Self> {
+        Some(Self {
+            min_time: c.min_time()?,
+            max_time: c.max_time()?,
+            bytes: c.bytes().to_vec(),
+        })
+    }
+
+    /// The bytes and time range of a non-empty chunk of either encoding.
+    pub fn from_chunk(c: &Chunk) -> Option<Self> {
         Some(Self {
             min_time: c.min_time()?,
             max_time: c.max_time()?,
@@ -57,7 +67,7 @@ impl RawChunk {
 /// a series.
 #[derive(Debug, Default)]
 pub struct BlockInput {
-    series: BTreeMap<Labels, Vec<XorChunk>>,
+    series: BTreeMap<Labels, Vec<Chunk>>,
     /// Compaction level recorded in `meta.json` (0 for head flushes).
     pub level: u32,
     /// Source block ids recorded in `meta.json`.
@@ -70,28 +80,37 @@ impl BlockInput {
         Self::default()
     }
 
-    /// Appends samples (ascending timestamps, after any already added for the series),
+    /// Appends float samples (ascending timestamps, after any already added for the series),
     /// cutting chunks at [`crate::chunk::MAX_SAMPLES`].
     pub fn add_samples(
         &mut self,
         labels: Labels,
         samples: &[(i64, f64)],
     ) -> Result<(), BlockError> {
+        let values: Vec<Sample> = samples
+            .iter()
+            .map(|&(t, v)| (t, SampleValue::Float(v)))
+            .collect();
+        self.add_sample_values(labels, &values)
+    }
+
+    /// Appends samples of either kind (ascending, after any already added for the series);
+    /// chunks are cut when full and when the kind changes.
+    pub fn add_sample_values(
+        &mut self,
+        labels: Labels,
+        samples: &[Sample],
+    ) -> Result<(), BlockError> {
         let chunks = self.series.entry(labels).or_default();
-        for &(t, v) in samples {
-            let open = match chunks.last_mut() {
-                Some(c) if !c.is_full() => c,
-                _ => {
-                    chunks.push(XorChunk::new());
-                    chunks
-                        .last_mut()
-                        .ok_or_else(|| BlockError::InvalidInput("no chunk".into()))?
-                }
+        for (t, v) in samples {
+            let res = match chunks.last_mut() {
+                Some(c) if c.accepts(v) && !c.is_full() => c.append(*t, v),
+                _ => Err(ChunkError::Full),
             };
-            let res = match open.append(t, v) {
+            let res = match res {
                 Err(ChunkError::Full) => {
-                    let mut c = XorChunk::new();
-                    let r = c.append(t, v);
+                    let mut c = Chunk::for_value(v);
+                    let r = c.append(*t, v);
                     chunks.push(c);
                     r
                 }
@@ -104,7 +123,8 @@ impl BlockInput {
 
     /// Appends a ready chunk to a series (it must start after the series' last chunk ends;
     /// checked when written). Empty chunks are ignored.
-    pub fn add_chunk(&mut self, labels: Labels, chunk: XorChunk) {
+    pub fn add_chunk(&mut self, labels: Labels, chunk: impl Into<Chunk>) {
+        let chunk = chunk.into();
         if !chunk.is_empty() {
             self.series.entry(labels).or_default().push(chunk);
         }
@@ -120,7 +140,7 @@ impl BlockInput {
 pub fn write_block(parent: &Path, input: BlockInput) -> Result<BlockMeta, BlockError> {
     let mut w = BlockWriter::new(parent, input.level, input.sources)?;
     for (labels, chunks) in &input.series {
-        let raw: Vec<RawChunk> = chunks.iter().filter_map(RawChunk::from_xor).collect();
+        let raw: Vec<RawChunk> = chunks.iter().filter_map(RawChunk::from_chunk).collect();
         w.append_series(labels, raw)?;
     }
     w.finish()
@@ -329,6 +349,13 @@ fn pack(chunks: Vec<RawChunk>) -> Result<Vec<RawChunk>, ChunkError> {
     let mut out = Vec::with_capacity(chunks.len());
     let mut pending: Vec<(i64, f64)> = Vec::new();
     for c in chunks {
+        if !is_float_chunk(&c) {
+            // Histogram chunks stay as they are; floats before them are packed first, so the
+            // series' chunks stay in time order.
+            flush_packed(&mut pending, &mut out)?;
+            out.push(c);
+            continue;
+        }
         if already_packed(&c) && pending.is_empty() {
             out.push(c);
             continue;
@@ -340,14 +367,20 @@ fn pack(chunks: Vec<RawChunk>) -> Result<Vec<RawChunk>, ChunkError> {
             pending = rest;
         }
     }
-    if !pending.is_empty() {
-        out.push(packed_chunk(&pending)?);
-    }
+    flush_packed(&mut pending, &mut out)?;
     Ok(out)
 }
 
+fn flush_packed(pending: &mut Vec<(i64, f64)>, out: &mut Vec<RawChunk>) -> Result<(), ChunkError> {
+    if !pending.is_empty() {
+        out.push(packed_chunk(pending)?);
+        pending.clear();
+    }
+    Ok(())
+}
+
 /// One packed chunk of 1..=[`PACKED_MAX_SAMPLES`] ascending samples.
-pub(super) fn packed_chunk(samples: &[(i64, f64)]) -> Result<RawChunk, ChunkError> {
+fn packed_chunk(samples: &[(i64, f64)]) -> Result<RawChunk, ChunkError> {
     debug_assert!(!samples.is_empty() && samples.len() <= PACKED_MAX_SAMPLES);
     Ok(RawChunk {
         min_time: samples[0].0,
@@ -363,8 +396,9 @@ fn check_chunk(c: &RawChunk) -> Result<(), String> {
     if len < HEADER_LEN || len > MAX_CHUNK_BYTES as usize {
         return Err(format!("chunk of {len} bytes"));
     }
-    if !is_float_chunk(c) || c.num_samples() == 0 {
-        return Err("chunk is not a non-empty float chunk".into());
+    let known = is_float_chunk(c) || c.bytes[0] == ENCODING_HISTOGRAM;
+    if !known || c.num_samples() == 0 {
+        return Err("chunk is not a non-empty float or histogram chunk".into());
     }
     if c.min_time > c.max_time {
         return Err(format!(
@@ -375,7 +409,7 @@ fn check_chunk(c: &RawChunk) -> Result<(), String> {
     // Decoding every chunk costs more than writing it; debug builds check the time range.
     #[cfg(debug_assertions)]
     {
-        let s = crate::chunk::decode(&c.bytes).map_err(|e| e.to_string())?;
+        let s = crate::chunk::decode_samples(&c.bytes).map_err(|e| e.to_string())?;
         debug_assert_eq!(s.first().map(|p| p.0), Some(c.min_time));
         debug_assert_eq!(s.last().map(|p| p.0), Some(c.max_time));
     }

@@ -14,8 +14,13 @@
 //!   finalisation step. [`XorChunk::from_bytes`] validates a stored chunk and restores the
 //!   appender state so that appending continues.
 //! * [`decode`] never panics, whatever the input, and its errors name the byte offset.
+//!
+//! Native histograms go into [`HistogramChunk`]s (encoding 2: same header and timestamps,
+//! bucket layout written when it changes, counts XORed per field); [`Chunk`] is either kind,
+//! and [`decode_samples`] decodes any chunk into [`Sample`]s.
 
 mod bits;
+mod histogram;
 mod packed;
 mod xor;
 
@@ -29,8 +34,18 @@ use thiserror::Error;
 use bits::BitWriter;
 use xor::{StreamDecoder, StreamState};
 
+pub(crate) use histogram::check_histogram;
+#[cfg(test)]
+pub(crate) use histogram::testing as histogram_testing;
+pub use histogram::{HistogramChunk, HISTOGRAM_CHUNK_BYTES, MAX_HISTOGRAM_BUCKETS};
+
+use crate::promql::{is_stale_nan, FloatHistogram};
+
 /// Encoding byte of an XOR float chunk (the first byte of every chunk).
 pub const ENCODING_XOR: u8 = 1;
+
+/// Encoding byte of a float-histogram chunk.
+pub const ENCODING_HISTOGRAM: u8 = 2;
 
 /// Header bytes before the sample bit stream: encoding, then the `u16` sample count.
 pub const HEADER_LEN: usize = 3;
@@ -69,6 +84,16 @@ pub enum ChunkError {
         /// The encoding byte found.
         encoding: u8,
     },
+    /// A histogram the histogram chunk cannot store (too many buckets, unsorted indexes).
+    #[error("invalid histogram: {reason}")]
+    InvalidHistogram {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A float sample for a histogram chunk or a histogram for an XOR chunk; the caller
+    /// starts a chunk of the other kind.
+    #[error("sample kind does not match the chunk encoding")]
+    WrongKind,
     /// The bytes are not a valid chunk.
     #[error("corrupt chunk at byte {offset}: {reason}")]
     Corrupt {
@@ -295,6 +320,11 @@ fn walk(bytes: &[u8], mut visit: impl FnMut(i64, u64)) -> Result<Summary, ChunkE
 }
 
 fn read_header(bytes: &[u8]) -> Result<u16, ChunkError> {
+    read_header_as(bytes, ENCODING_XOR)
+}
+
+/// The sample count of a chunk whose encoding byte must be `expected`.
+fn read_header_as(bytes: &[u8], expected: u8) -> Result<u16, ChunkError> {
     let [encoding, hi, lo, ..] = *bytes else {
         return Err(ChunkError::Corrupt {
             offset: bytes.len(),
@@ -304,7 +334,7 @@ fn read_header(bytes: &[u8]) -> Result<u16, ChunkError> {
             ),
         });
     };
-    if encoding != ENCODING_XOR {
+    if encoding != expected {
         return Err(ChunkError::UnsupportedEncoding { encoding });
     }
     Ok(u16::from_be_bytes([hi, lo]))
@@ -329,4 +359,299 @@ fn check_tail(bytes: &[u8], bit_len: usize) -> Result<(), ChunkError> {
         });
     }
     Ok(())
+}
+
+/// The value of a stored sample: a float (stale markers included) or a native histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleValue {
+    Float(f64),
+    Histogram(Box<FloatHistogram>),
+}
+
+impl SampleValue {
+    /// A value for equality checks that compares floats bit-exactly: `(is_histogram, bits)`,
+    /// the bits of a histogram being a 64-bit hash of all its fields' bits.
+    pub fn fingerprint(&self) -> (bool, u64) {
+        match self {
+            SampleValue::Float(v) => (false, v.to_bits()),
+            SampleValue::Histogram(h) => (true, histogram_fingerprint(h)),
+        }
+    }
+}
+
+/// A 64-bit hash of every field of `h`, floats by their bits.
+pub fn histogram_fingerprint(h: &FloatHistogram) -> u64 {
+    let mut x = xxhash_rust::xxh3::Xxh3::new();
+    x.update(&h.schema.to_le_bytes());
+    x.update(&[histogram_hint_code(h)]);
+    for v in [h.zero_threshold, h.zero_count, h.count, h.sum] {
+        x.update(&v.to_bits().to_le_bytes());
+    }
+    for side in [&h.positive, &h.negative] {
+        x.update(&(side.len() as u64).to_le_bytes());
+        for (i, c) in side.iter() {
+            x.update(&i.to_le_bytes());
+            x.update(&c.to_bits().to_le_bytes());
+        }
+    }
+    for c in &h.custom_values {
+        x.update(&c.to_bits().to_le_bytes());
+    }
+    x.digest()
+}
+
+fn histogram_hint_code(h: &FloatHistogram) -> u8 {
+    use crate::promql::histogram::CounterResetHint as H;
+    match h.hint {
+        H::Unknown => 0,
+        H::CounterReset => 1,
+        H::NotCounterReset => 2,
+        H::Gauge => 3,
+    }
+}
+
+/// A timestamped sample of any kind.
+pub type Sample = (i64, SampleValue);
+
+/// Samples split by kind, as queries return them (`SeriesData`'s two lists).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SampleLists {
+    pub floats: Vec<(i64, f64)>,
+    pub histograms: Vec<(i64, FloatHistogram)>,
+}
+
+impl SampleLists {
+    /// Whether both lists are empty.
+    pub fn is_empty(&self) -> bool {
+        self.floats.is_empty() && self.histograms.is_empty()
+    }
+
+    /// Adds a sample to the list of its kind (samples must come in time order).
+    pub fn push(&mut self, t: i64, v: SampleValue) {
+        match v {
+            SampleValue::Float(f) => self.floats.push((t, f)),
+            SampleValue::Histogram(h) => self.histograms.push((t, *h)),
+        }
+    }
+
+    /// Both lists merged into one, in time order.
+    pub fn joined(self) -> Vec<Sample> {
+        let mut out = Vec::with_capacity(self.floats.len() + self.histograms.len());
+        let mut hs = self.histograms.into_iter().peekable();
+        for (t, f) in self.floats {
+            while let Some((ht, h)) = hs.next_if(|(ht, _)| *ht < t) {
+                out.push((ht, SampleValue::Histogram(Box::new(h))));
+            }
+            out.push((t, SampleValue::Float(f)));
+        }
+        out.extend(hs.map(|(t, h)| (t, SampleValue::Histogram(Box::new(h)))));
+        out
+    }
+
+    /// Splits time-ordered samples by kind.
+    pub fn split(samples: Vec<Sample>) -> Self {
+        let mut out = Self::default();
+        for (t, v) in samples {
+            out.push(t, v);
+        }
+        out
+    }
+}
+
+/// A chunk of either encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Xor(XorChunk),
+    Histogram(HistogramChunk),
+}
+
+impl From<XorChunk> for Chunk {
+    fn from(c: XorChunk) -> Self {
+        Chunk::Xor(c)
+    }
+}
+
+impl From<HistogramChunk> for Chunk {
+    fn from(c: HistogramChunk) -> Self {
+        Chunk::Histogram(c)
+    }
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Chunk::Xor(XorChunk::new())
+    }
+}
+
+impl Chunk {
+    /// An empty chunk of the kind that stores `v`.
+    pub fn for_value(v: &SampleValue) -> Self {
+        match v {
+            SampleValue::Float(_) => Chunk::Xor(XorChunk::new()),
+            SampleValue::Histogram(_) => Chunk::Histogram(HistogramChunk::new()),
+        }
+    }
+
+    /// Whether `v` goes into this chunk: floats into XOR chunks; histograms, and stale
+    /// markers following histograms, into histogram chunks (as Prometheus keeps a histogram
+    /// series' stale marker in its histogram chunk).
+    pub fn accepts(&self, v: &SampleValue) -> bool {
+        match (self, v) {
+            (Chunk::Xor(_), SampleValue::Float(_)) => true,
+            (Chunk::Histogram(_), SampleValue::Histogram(_)) => true,
+            (Chunk::Histogram(c), SampleValue::Float(f)) => is_stale_nan(*f) && !c.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Appends a sample; [`ChunkError::WrongKind`] if the chunk does not accept it.
+    pub fn append(&mut self, t_ms: i64, v: &SampleValue) -> Result<(), ChunkError> {
+        if !self.accepts(v) {
+            return Err(ChunkError::WrongKind);
+        }
+        match (self, v) {
+            (Chunk::Xor(c), SampleValue::Float(f)) => c.append(t_ms, *f),
+            (Chunk::Histogram(c), SampleValue::Histogram(h)) => c.append(t_ms, Some(h)),
+            (Chunk::Histogram(c), SampleValue::Float(_)) => c.append(t_ms, None),
+            _ => Err(ChunkError::WrongKind),
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Xor(c) => c.len(),
+            Chunk::Histogram(c) => c.len(),
+        }
+    }
+
+    /// Whether the chunk has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether an in-order append would return [`ChunkError::Full`].
+    pub fn is_full(&self) -> bool {
+        match self {
+            Chunk::Xor(c) => c.is_full(),
+            Chunk::Histogram(c) => c.is_full(),
+        }
+    }
+
+    /// The encoded chunk.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Xor(c) => c.bytes(),
+            Chunk::Histogram(c) => c.bytes(),
+        }
+    }
+
+    /// First timestamp, `None` while empty.
+    pub fn min_time(&self) -> Option<i64> {
+        match self {
+            Chunk::Xor(c) => c.min_time(),
+            Chunk::Histogram(c) => c.min_time(),
+        }
+    }
+
+    /// Last timestamp, `None` while empty.
+    pub fn max_time(&self) -> Option<i64> {
+        match self {
+            Chunk::Xor(c) => c.max_time(),
+            Chunk::Histogram(c) => c.max_time(),
+        }
+    }
+
+    /// Whether the chunk's time range overlaps `[start, end]`.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        match (self.min_time(), self.max_time()) {
+            (Some(lo), Some(hi)) => lo <= end && hi >= start,
+            _ => false,
+        }
+    }
+
+    /// Adds the samples within `[start, end]` to `out`.
+    pub fn collect_into(&self, start: i64, end: i64, out: &mut SampleLists) {
+        match self {
+            Chunk::Xor(c) => out
+                .floats
+                .extend(c.iter().filter(|&(t, _)| t >= start && t <= end)),
+            Chunk::Histogram(c) => {
+                for (t, v) in c.samples() {
+                    if t >= start && t <= end {
+                        out.push(t, v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every sample, in time order.
+    pub fn samples(&self) -> Vec<Sample> {
+        match self {
+            Chunk::Xor(c) => c.iter().map(|(t, v)| (t, SampleValue::Float(v))).collect(),
+            Chunk::Histogram(c) => c.samples(),
+        }
+    }
+
+    /// Whether a sample lies in `[start, end]` (decoding only when the range is inside the
+    /// chunk's span).
+    pub fn has_sample_in(&self, start: i64, end: i64) -> bool {
+        let (Some(lo), Some(hi)) = (self.min_time(), self.max_time()) else {
+            return false;
+        };
+        if lo > end || hi < start {
+            return false;
+        }
+        // The first and last timestamps are samples.
+        if lo >= start || hi <= end {
+            return true;
+        }
+        match self {
+            Chunk::Xor(c) => c.iter().any(|(t, _)| t >= start && t <= end),
+            Chunk::Histogram(c) => c.samples().iter().any(|(t, _)| *t >= start && *t <= end),
+        }
+    }
+
+    /// Loads a stored chunk of either encoding, validating all of it.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, ChunkError> {
+        match bytes.first() {
+            Some(&ENCODING_HISTOGRAM) => HistogramChunk::from_bytes(bytes).map(Chunk::Histogram),
+            _ => XorChunk::from_bytes(bytes).map(Chunk::Xor),
+        }
+    }
+}
+
+/// Decodes and validates a whole chunk of either encoding. Never panics.
+pub fn decode_samples(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
+    match bytes.first() {
+        Some(&ENCODING_HISTOGRAM) => histogram::decode(bytes),
+        _ => Ok(decode(bytes)?
+            .into_iter()
+            .map(|(t, v)| (t, SampleValue::Float(v)))
+            .collect()),
+    }
+}
+
+/// Cuts time-ordered samples into chunks: a new chunk when one is full or the sample kind
+/// changes. A sample no chunk accepts (a histogram the encoding refuses, a timestamp gap
+/// beyond `i64`) is returned as the error.
+pub fn chunks_from_samples(samples: &[Sample]) -> Result<Vec<Chunk>, (i64, ChunkError)> {
+    let mut out: Vec<Chunk> = Vec::new();
+    for (t, v) in samples {
+        let res = match out.last_mut() {
+            Some(c) if c.accepts(v) => c.append(*t, v),
+            _ => Err(ChunkError::WrongKind),
+        };
+        match res {
+            Ok(()) => {}
+            Err(ChunkError::Full) | Err(ChunkError::WrongKind) => {
+                let mut c = Chunk::for_value(v);
+                c.append(*t, v).map_err(|e| (*t, e))?;
+                out.push(c);
+            }
+            Err(e) => return Err((*t, e)),
+        }
+    }
+    Ok(out)
 }

@@ -554,3 +554,210 @@ fn bench_encode_decode() {
         n / dec / 1e6
     );
 }
+
+// ---- float-histogram chunks (encoding 2) ----
+
+use super::histogram::testing::counter_histogram;
+use crate::promql::histogram::CounterResetHint;
+
+/// Bit-exact view of a decoded sample, so that NaN payloads and -0.0 compare.
+fn sample_fp(s: &Sample) -> (i64, (bool, u64)) {
+    (s.0, s.1.fingerprint())
+}
+
+fn hist(h: FloatHistogram) -> SampleValue {
+    SampleValue::Histogram(Box::new(h))
+}
+
+#[test]
+fn histogram_chunk_round_trips_layout_changes_and_stale_markers() {
+    let mut want: Vec<Sample> = Vec::new();
+    let mut c = HistogramChunk::new();
+    let mut t = 1_700_000_000_000i64;
+    for i in 0..60u32 {
+        t += 15_000 + i64::from(i % 3) - 1;
+        let v = match i {
+            // Stale markers, also right after a layout change.
+            9 | 10 | 30 => SampleValue::Float(f64::from_bits(STALE_NAN)),
+            // Odd values must survive bit-exactly.
+            20 => {
+                let mut h = counter_histogram(i, false);
+                h.sum = f64::from_bits(0x7ff8_0000_dead_beef);
+                h.zero_count = -0.0;
+                h.hint = CounterResetHint::Gauge;
+                hist(h)
+            }
+            // Custom buckets in between (another schema: a layout change both ways).
+            40..=44 => hist(counter_histogram(i, true)),
+            // A counter reset.
+            50 => hist(counter_histogram(1, false)),
+            _ => hist(counter_histogram(i, false)),
+        };
+        match &v {
+            SampleValue::Histogram(h) => c.append(t, Some(h)).unwrap(),
+            SampleValue::Float(_) => c.append(t, None).unwrap(),
+        }
+        want.push((t, v));
+        // Valid after every append, and reloading continues where it stopped.
+        let got = decode_samples(c.bytes()).unwrap();
+        assert_eq!(got.len(), want.len());
+    }
+    let fps = |s: &[Sample]| s.iter().map(sample_fp).collect::<Vec<_>>();
+    assert_eq!(fps(&c.samples()), fps(&want));
+    assert_eq!(c.min_time(), Some(want[0].0));
+    assert_eq!(c.max_time(), Some(t));
+    let mut reloaded = HistogramChunk::from_bytes(c.bytes().to_vec()).unwrap();
+    assert_eq!(reloaded, c);
+    let next = counter_histogram(61, false);
+    reloaded.append(t + 15_000, Some(&next)).unwrap();
+    c.append(t + 15_000, Some(&next)).unwrap();
+    assert_eq!(reloaded.bytes(), c.bytes());
+    // Through the generic chunk type too.
+    let generic = Chunk::from_bytes(c.bytes().to_vec()).unwrap();
+    assert_eq!(generic.len(), 61);
+    assert!(matches!(generic, Chunk::Histogram(_)));
+}
+
+#[test]
+fn histogram_chunk_refuses_what_it_cannot_store() {
+    let mut c = HistogramChunk::new();
+    let h = counter_histogram(3, false);
+    c.append(1000, Some(&h)).unwrap();
+    assert_eq!(
+        c.append(1000, Some(&h)),
+        Err(ChunkError::OutOfOrder {
+            prev: 1000,
+            t: 1000
+        })
+    );
+    let mut unsorted = h.clone();
+    unsorted.positive.swap(0, 1);
+    assert!(matches!(
+        c.append(2000, Some(&unsorted)),
+        Err(ChunkError::InvalidHistogram { .. })
+    ));
+    let mut huge = h.clone();
+    huge.positive = (0..MAX_HISTOGRAM_BUCKETS as i32 + 1)
+        .map(|i| (i, 1.0))
+        .collect();
+    assert!(matches!(
+        c.append(2000, Some(&huge)),
+        Err(ChunkError::InvalidHistogram { .. })
+    ));
+    assert_eq!(c.len(), 1, "refused samples leave the chunk unchanged");
+    // Kinds: an XOR chunk takes no histogram, a histogram chunk only stale floats.
+    let mut x = Chunk::default();
+    assert_eq!(x.append(1, &hist(h.clone())), Err(ChunkError::WrongKind));
+    let mut hc = Chunk::Histogram(c);
+    assert_eq!(
+        hc.append(5000, &SampleValue::Float(1.0)),
+        Err(ChunkError::WrongKind)
+    );
+    hc.append(5000, &SampleValue::Float(f64::from_bits(STALE_NAN)))
+        .unwrap();
+}
+
+#[test]
+fn histogram_chunks_are_full_by_samples_or_bytes() {
+    // Few buckets: 120 samples.
+    let mut c = HistogramChunk::new();
+    let mut n = 0;
+    while !c.is_full() {
+        c.append(n * 1000, Some(&counter_histogram(n as u32, false)))
+            .unwrap();
+        n += 1;
+    }
+    assert_eq!(n, MAX_SAMPLES as i64);
+    assert_eq!(
+        c.append(n * 1000, Some(&counter_histogram(0, false))),
+        Err(ChunkError::Full)
+    );
+    // Many changing buckets: the byte limit first.
+    let mut c = HistogramChunk::new();
+    let mut big = counter_histogram(1, false);
+    big.positive = (0..200).map(|i| (i, 0.0)).collect();
+    let mut n = 0;
+    while !c.is_full() {
+        for b in big.positive.iter_mut() {
+            b.1 += 1.0 + f64::from(b.0) * 0.37;
+        }
+        c.append(n * 1000, Some(&big)).unwrap();
+        n += 1;
+    }
+    assert!(n < MAX_SAMPLES as i64, "{n} samples");
+    assert!(c.bytes().len() >= HISTOGRAM_CHUNK_BYTES);
+    assert!(c.bytes().len() < HISTOGRAM_CHUNK_BYTES + 4096);
+}
+
+#[test]
+fn histogram_chunk_compresses_a_steady_counter() {
+    let mut c = HistogramChunk::new();
+    let mut h = counter_histogram(50, false);
+    for i in 0..MAX_SAMPLES as i64 {
+        // Most buckets unchanged, one growing by an integer: the common counter shape.
+        h.positive[1].1 += 1.0;
+        h.count += 1.0;
+        h.sum += 0.5;
+        c.append(i * 15_000, Some(&h)).unwrap();
+    }
+    let per_sample = c.bytes().len() as f64 / MAX_SAMPLES as f64;
+    // 10 fields; unchanged ones cost 1 bit, the layout is written once.
+    assert!(per_sample < 8.0, "{per_sample} bytes per sample");
+}
+
+#[test]
+fn corrupt_histogram_chunks_fail_cleanly() {
+    let mut c = HistogramChunk::new();
+    for i in 0..30u32 {
+        c.append(i64::from(i) * 1000, Some(&counter_histogram(i, i % 10 > 6)))
+            .unwrap();
+    }
+    let bytes = c.bytes().to_vec();
+    for cut in 0..bytes.len() {
+        assert!(decode_samples(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut rng = Rng(7);
+    for _ in 0..2000 {
+        let mut b = bytes.clone();
+        let at = rng.below(b.len() as u64) as usize;
+        b[at] ^= 1 << rng.below(8);
+        let _ = decode_samples(&b);
+        let _ = HistogramChunk::from_bytes(b);
+    }
+    // A layout reuse before any layout.
+    let mut w = BitWriter::new();
+    w.write_bits(u64::from(ENCODING_HISTOGRAM), 8);
+    w.write_bits(1, 16);
+    w.write_bits(0, 8); // ts 0
+    w.write_bits(0b0000, 4); // not stale, hint 0, layout reused
+    w.write_bits(0, 3);
+    let err = decode_samples(w.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("layout"), "{err}");
+}
+
+#[test]
+fn chunks_from_samples_cuts_at_kind_changes() {
+    let mut samples: Vec<Sample> = Vec::new();
+    for i in 0..10i64 {
+        samples.push((i, SampleValue::Float(i as f64)));
+    }
+    for i in 10..20i64 {
+        samples.push((i, hist(counter_histogram(i as u32, false))));
+    }
+    samples.push((20, SampleValue::Float(f64::from_bits(STALE_NAN))));
+    samples.push((21, SampleValue::Float(3.0)));
+    let chunks = chunks_from_samples(&samples).unwrap();
+    let kinds: Vec<(bool, usize)> = chunks
+        .iter()
+        .map(|c| (matches!(c, Chunk::Histogram(_)), c.len()))
+        .collect();
+    // The stale marker stays with the histograms.
+    assert_eq!(kinds, vec![(false, 10), (true, 11), (false, 1)]);
+    let back: Vec<Sample> = chunks.iter().flat_map(|c| c.samples()).collect();
+    let fps = |s: &[Sample]| s.iter().map(sample_fp).collect::<Vec<_>>();
+    assert_eq!(fps(&back), fps(&samples));
+    let lists = SampleLists::split(back);
+    assert_eq!(lists.floats.len(), 12);
+    assert_eq!(lists.histograms.len(), 10);
+    assert_eq!(fps(&lists.joined()), fps(&samples));
+}

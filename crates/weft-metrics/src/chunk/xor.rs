@@ -55,7 +55,7 @@ pub(crate) fn write_next(w: &mut BitWriter, state: &mut StreamState, delta: i64,
     state.delta = delta;
 }
 
-fn write_dod(w: &mut BitWriter, dod: i64) {
+pub(crate) fn write_dod(w: &mut BitWriter, dod: i64) {
     if dod == 0 {
         w.write_bit(false);
         return;
@@ -75,15 +75,26 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 fn write_xor(w: &mut BitWriter, state: &mut StreamState, v: u64) {
-    let x = v ^ state.v;
-    state.v = v;
+    write_xor_value(w, &mut state.v, &mut state.window, v);
+}
+
+/// Writes `v` XORed with `*prev` with window reuse (`<xor>` in the format doc), updating the
+/// previous bits and the window. Histogram chunks keep one such state per field.
+pub(crate) fn write_xor_value(
+    w: &mut BitWriter,
+    prev: &mut u64,
+    window: &mut Option<(u32, u32)>,
+    v: u64,
+) {
+    let x = v ^ *prev;
+    *prev = v;
     if x == 0 {
         w.write_bit(false);
         return;
     }
     let leading = x.leading_zeros().min(MAX_LEADING);
     let trailing = x.trailing_zeros();
-    if let Some((wl, wt)) = state.window {
+    if let Some((wl, wt)) = *window {
         if leading >= wl && trailing >= wt {
             // The meaningful bits fit the previous window: skip the 11-bit window header.
             w.write_bits(0b10, 2);
@@ -98,18 +109,18 @@ fn write_xor(w: &mut BitWriter, state: &mut StreamState, v: u64) {
     // 64 does not fit in 6 bits; 0 is never a valid width, so it stands for 64.
     w.write_bits(u64::from(sig % 64), 6);
     w.write_bits(x >> trailing, sig);
-    state.window = Some((leading, trailing));
+    *window = Some((leading, trailing));
 }
 
-fn zigzag(t: i64) -> u64 {
+pub(crate) fn zigzag(t: i64) -> u64 {
     ((t << 1) ^ (t >> 63)) as u64
 }
 
-fn unzigzag(u: u64) -> i64 {
+pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
-fn write_uvarint(w: &mut BitWriter, mut u: u64) {
+pub(crate) fn write_uvarint(w: &mut BitWriter, mut u: u64) {
     while u >= 0x80 {
         w.write_bits((u & 0x7f) | 0x80, 8);
         u >>= 7;
@@ -167,7 +178,8 @@ impl<'a> StreamDecoder<'a> {
         })
     }
 
-    fn read_timestamp(&mut self, state: &mut StreamState) -> Result<(), ChunkError> {
+    /// Reads the timestamp of a sample after the first (a plain delta for the second).
+    pub(crate) fn read_timestamp(&mut self, state: &mut StreamState) -> Result<(), ChunkError> {
         let start = self.r.bit_pos();
         let delta = if state.delta == 0 {
             let d = self.read_uvarint()?;
@@ -202,7 +214,7 @@ impl<'a> StreamDecoder<'a> {
         Ok(())
     }
 
-    fn read_dod(&mut self) -> Result<i64, ChunkError> {
+    pub(crate) fn read_dod(&mut self) -> Result<i64, ChunkError> {
         if !self.bit()? {
             return Ok(0);
         }
@@ -218,6 +230,15 @@ impl<'a> StreamDecoder<'a> {
     }
 
     fn read_xor(&mut self, state: &mut StreamState) -> Result<(), ChunkError> {
+        self.read_xor_value(&mut state.v, &mut state.window)
+    }
+
+    /// Reads one `<xor>` value against `*prev` and the field's `window`, updating both.
+    pub(crate) fn read_xor_value(
+        &mut self,
+        prev: &mut u64,
+        window: &mut Option<(u32, u32)>,
+    ) -> Result<(), ChunkError> {
         let start = self.r.bit_pos();
         if !self.bit()? {
             return Ok(());
@@ -233,11 +254,11 @@ impl<'a> StreamDecoder<'a> {
                     format!("value window of {leading} leading zeros and {sig} bits exceeds 64");
                 return Err(corrupt(start, reason));
             }
-            let window = (leading, 64 - leading - sig);
-            state.window = Some(window);
-            window
+            let new = (leading, 64 - leading - sig);
+            *window = Some(new);
+            new
         } else {
-            match state.window {
+            match *window {
                 Some(window) => window,
                 None => {
                     return Err(corrupt(
@@ -249,11 +270,11 @@ impl<'a> StreamDecoder<'a> {
         };
         let sig = 64 - leading - trailing;
         // sig ≥ 1, so the shift amount is at most 63.
-        state.v ^= self.bits(sig)? << trailing;
+        *prev ^= self.bits(sig)? << trailing;
         Ok(())
     }
 
-    fn read_uvarint(&mut self) -> Result<u64, ChunkError> {
+    pub(crate) fn read_uvarint(&mut self) -> Result<u64, ChunkError> {
         let start = self.r.bit_pos();
         let mut out = 0u64;
         for i in 0..10u32 {
@@ -274,16 +295,16 @@ impl<'a> StreamDecoder<'a> {
         Err(corrupt(start, "varint longer than 10 bytes".into()))
     }
 
-    fn bit(&mut self) -> Result<bool, ChunkError> {
+    pub(crate) fn bit(&mut self) -> Result<bool, ChunkError> {
         self.r.read_bit().map_err(truncated)
     }
 
-    fn bits(&mut self, n: u32) -> Result<u64, ChunkError> {
+    pub(crate) fn bits(&mut self, n: u32) -> Result<u64, ChunkError> {
         self.r.read_bits(n).map_err(truncated)
     }
 }
 
-fn corrupt(bit_pos: usize, reason: String) -> ChunkError {
+pub(crate) fn corrupt(bit_pos: usize, reason: String) -> ChunkError {
     ChunkError::Corrupt {
         offset: bit_pos / 8,
         reason,

@@ -1,5 +1,6 @@
 //! The in-memory head of the metric store: recent samples of every series in compressed
-//! [`XorChunk`]s, plus an inverted label index (postings) for matcher lookups.
+//! chunks ([`crate::chunk::XorChunk`] for floats, [`crate::chunk::HistogramChunk`] for native
+//! histograms), plus an inverted label index (postings) for matcher lookups.
 //!
 //! One [`Head`] holds one tenant; tenants are separated by the caller
 //! ([`crate::store::MetricStore`]), which also writes the WAL and freezes the head into blocks.
@@ -12,8 +13,10 @@
 //!   chunks behind their own `Mutex`. Appending to an existing series takes the index lock for
 //!   reading only, so appends to different series run in parallel; creating a series takes it
 //!   for writing.
-//! * Per series: closed chunks plus one open chunk, cut at [`MAX_SAMPLES`]. Queries decode only
-//!   chunks whose `[min_time, max_time]` overlaps the requested range.
+//! * Per series: closed chunks plus one open chunk, cut at [`MAX_SAMPLES`] (histogram chunks
+//!   also at a byte size) and whenever the series switches between float and histogram
+//!   samples; a stale marker after a histogram goes into the histogram chunk. Queries decode
+//!   only chunks whose `[min_time, max_time]` overlaps the requested range.
 //! * Matchers: `=` looks up one postings list and intersects; regexes scan the label's
 //!   values; matchers that match the empty string (`!=`, `!~`, `=""`, `=~"a|"`) subtract the
 //!   series whose value fails them, so series lacking the label match (Prometheus semantics).
@@ -41,7 +44,10 @@ use promql_parser::label::Matchers;
 use thiserror::Error;
 use weft_core::labels::Labels;
 
-use crate::chunk::{ChunkError, XorChunk, MAX_SAMPLES};
+use crate::chunk::{
+    chunks_from_samples, Chunk, ChunkError, Sample, SampleLists, SampleValue, MAX_SAMPLES,
+};
+use crate::promql::FloatHistogram;
 use crate::promql::{Queryable, SeriesData};
 
 use matcher::{select_postings, union_all, Index, Postings};
@@ -112,7 +118,8 @@ pub enum HeadError {
     /// A series needs at least one label.
     #[error("series has no labels")]
     EmptyLabels,
-    /// The chunk rejected the sample (only timestamp gaps beyond `i64` range).
+    /// The chunk rejected the sample (timestamp gaps beyond `i64` range, histograms the
+    /// chunk encoding cannot store).
     #[error("series {series}: {source}")]
     Chunk {
         /// The series.
@@ -133,6 +140,10 @@ impl HeadError {
             HeadError::LabelValueTooLong { .. } => "label_value_length_limit",
             HeadError::LabelNameTooLong { .. } => "label_name_length_limit",
             HeadError::EmptyLabels => "empty_labels",
+            HeadError::Chunk {
+                source: ChunkError::InvalidHistogram { .. },
+                ..
+            } => "invalid_histogram",
             HeadError::Chunk { .. } => "invalid_timestamp",
         }
     }
@@ -178,85 +189,108 @@ pub struct HeadStats {
 /// Chunks of one series.
 #[derive(Debug, Default)]
 struct MemSeries {
-    closed: Vec<XorChunk>,
-    open: XorChunk,
+    closed: Vec<Chunk>,
+    open: Chunk,
     /// Out-of-order samples, ascending by time, unique timestamps.
-    ooo: Vec<(i64, f64)>,
-    /// Newest in-order timestamp and value bits (kept across [`Head::freeze`]).
-    last: Option<(i64, u64)>,
+    ooo: Vec<Sample>,
+    /// Newest in-order timestamp and value fingerprint (kept across [`Head::freeze`]).
+    last: Option<(i64, (bool, u64))>,
 }
 
 impl MemSeries {
-    fn chunks(&self) -> impl Iterator<Item = &XorChunk> {
+    fn chunks(&self) -> impl Iterator<Item = &Chunk> {
         self.closed
             .iter()
             .chain(std::iter::once(&self.open).filter(|c| !c.is_empty()))
     }
 
     /// Chunks overlapping `[start, end]`.
-    fn overlapping(&self, start: i64, end: i64) -> impl Iterator<Item = &XorChunk> {
-        self.chunks()
-            .filter(move |c| match (c.min_time(), c.max_time()) {
-                (Some(lo), Some(hi)) => lo <= end && hi >= start,
-                _ => false,
-            })
+    fn overlapping(&self, start: i64, end: i64) -> impl Iterator<Item = &Chunk> {
+        self.chunks().filter(move |c| c.overlaps(start, end))
     }
 
-    fn samples_in(&self, start: i64, end: i64) -> Vec<(i64, f64)> {
-        let mut out = Vec::new();
+    fn samples_in(&self, start: i64, end: i64) -> SampleLists {
+        let mut out = SampleLists::default();
         for c in self.overlapping(start, end) {
-            out.extend(c.iter().filter(|&(t, _)| t >= start && t <= end));
+            c.collect_into(start, end, &mut out);
         }
-        let ooo: Vec<(i64, f64)> = self
+        let ooo: Vec<Sample> = self
             .ooo
             .iter()
-            .copied()
-            .filter(|&(t, _)| t >= start && t <= end)
+            .filter(|(t, _)| *t >= start && *t <= end)
+            .cloned()
             .collect();
         if ooo.is_empty() {
             return out;
         }
-        merge_samples(out, ooo)
+        SampleLists::split(merge_samples(out.joined(), ooo))
     }
 
     fn has_samples_in(&self, start: i64, end: i64) -> bool {
-        self.ooo.iter().any(|&(t, _)| t >= start && t <= end)
-            || self.overlapping(start, end).any(|c| {
-                let inside = c.min_time().is_some_and(|lo| lo >= start)
-                    || c.max_time().is_some_and(|hi| hi <= end);
-                inside || c.iter().any(|(t, _)| t >= start && t <= end)
-            })
+        self.ooo.iter().any(|(t, _)| *t >= start && *t <= end)
+            || self.chunks().any(|c| c.has_sample_in(start, end))
     }
 
     fn is_empty(&self) -> bool {
         self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty()
     }
 
-    /// Value bits of the in-order sample at `t`, if there is one.
-    fn in_order_bits_at(&self, t: i64) -> Option<u64> {
+    /// Fingerprint of the in-order sample at `t`, if there is one.
+    fn in_order_at(&self, t: i64) -> Option<(bool, u64)> {
         self.overlapping(t, t)
-            .flat_map(|c| c.iter())
-            .find(|&(st, _)| st == t)
-            .map(|(_, v)| v.to_bits())
+            .flat_map(|c| c.samples())
+            .find(|(st, _)| *st == t)
+            .map(|(_, v)| v.fingerprint())
     }
 
     /// Inserts an out-of-order sample; `false` when another value is already stored at `t`.
-    fn insert_ooo(&mut self, t: i64, v: f64) -> bool {
-        let bits = v.to_bits();
+    fn insert_ooo(&mut self, t: i64, v: &SampleValue) -> bool {
+        let fp = v.fingerprint();
         match self.ooo.binary_search_by_key(&t, |p| p.0) {
-            Ok(i) => self.ooo[i].1.to_bits() == bits,
-            Err(i) => match self.in_order_bits_at(t) {
-                Some(b) => b == bits,
+            Ok(i) => self.ooo[i].1.fingerprint() == fp,
+            Err(i) => match self.in_order_at(t) {
+                Some(b) => b == fp,
                 None => {
-                    self.ooo.insert(i, (t, v));
+                    self.ooo.insert(i, (t, v.clone()));
                     true
                 }
             },
         }
     }
 
+    /// Appends an in-order sample to the open chunk, closing it first when it is full or
+    /// holds the other kind of sample. Returns how many bytes the head grew by.
+    fn append_in_order(&mut self, t: i64, v: &SampleValue) -> Result<usize, ChunkError> {
+        let open_before = self.open.bytes().len();
+        let res = if self.open.is_empty() && !self.open.accepts(v) {
+            // An empty open chunk of the other kind is simply replaced.
+            self.open = Chunk::for_value(v);
+            self.open.append(t, v)
+        } else {
+            match self.open.append(t, v) {
+                Err(ChunkError::Full) | Err(ChunkError::WrongKind) => {
+                    let mut fresh = Chunk::for_value(v);
+                    fresh.append(t, v)?;
+                    let full = std::mem::replace(&mut self.open, fresh);
+                    self.closed.push(full);
+                    return Ok(self.open.bytes().len());
+                }
+                r => r,
+            }
+        };
+        res?;
+        debug_assert!(self.open.len() <= MAX_SAMPLES);
+        // A new chunk's header counts too.
+        let open_after = self.open.bytes().len();
+        Ok(if self.open.len() > 1 {
+            open_after.saturating_sub(open_before)
+        } else {
+            open_after
+        })
+    }
+
     /// Takes the samples out as chunks, folding out-of-order samples in; `last` stays.
-    fn take_chunks(&mut self) -> Vec<XorChunk> {
+    fn take_chunks(&mut self) -> Vec<Chunk> {
         let mut chunks = std::mem::take(&mut self.closed);
         let open = std::mem::take(&mut self.open);
         if !open.is_empty() {
@@ -266,13 +300,20 @@ impl MemSeries {
         if ooo.is_empty() {
             return chunks;
         }
-        let in_order: Vec<(i64, f64)> = chunks.iter().flat_map(|c| c.iter()).collect();
-        chunks_from_samples(&merge_samples(in_order, ooo))
+        let in_order: Vec<Sample> = chunks.iter().flat_map(|c| c.samples()).collect();
+        match chunks_from_samples(&merge_samples(in_order, ooo)) {
+            Ok(c) => c,
+            Err((t, e)) => {
+                // Every sample was accepted by a chunk once, so this is a bug.
+                debug_assert!(false, "re-chunking at {t} ms failed: {e}");
+                Vec::new()
+            }
+        }
     }
 }
 
 /// Merges two ascending sample lists; on equal timestamps the sample from `b` wins.
-pub(crate) fn merge_samples(a: Vec<(i64, f64)>, b: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+pub(crate) fn merge_samples<T: Clone>(a: Vec<(i64, T)>, b: Vec<(i64, T)>) -> Vec<(i64, T)> {
     if b.is_empty() {
         return a;
     }
@@ -280,50 +321,36 @@ pub(crate) fn merge_samples(a: Vec<(i64, f64)>, b: Vec<(i64, f64)>) -> Vec<(i64,
         return b;
     }
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => out.extend(a.next()),
+            std::cmp::Ordering::Greater => out.extend(b.next()),
             std::cmp::Ordering::Equal => {
-                out.push(b[j]);
-                i += 1;
-                j += 1;
+                a.next();
+                out.extend(b.next());
             }
         }
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
+    out.extend(a);
+    out.extend(b);
     out
 }
 
-/// Chunks (cut at [`MAX_SAMPLES`]) holding ascending `samples`.
-pub(crate) fn chunks_from_samples(samples: &[(i64, f64)]) -> Vec<XorChunk> {
-    let mut out = Vec::new();
-    let mut chunk = XorChunk::new();
-    for &(t, v) in samples {
-        if chunk.append(t, v).is_ok() {
-            continue;
-        }
-        // Full (or a gap the chunk cannot encode): start a new one, which takes any sample.
-        out.push(std::mem::take(&mut chunk));
-        let fresh = chunk.append(t, v);
-        debug_assert!(fresh.is_ok(), "a fresh chunk refused a sample");
-    }
-    if !chunk.is_empty() {
-        out.push(chunk);
-    }
-    out
-}
-
-/// What one buffered out-of-order sample costs (timestamp and value).
+/// What one buffered out-of-order float sample costs (timestamp and value).
 const OOO_SAMPLE_BYTES: u64 = 16;
+
+/// What one buffered out-of-order sample costs; a histogram its fields and buckets.
+fn ooo_sample_bytes(v: &SampleValue) -> u64 {
+    match v {
+        SampleValue::Float(_) => OOO_SAMPLE_BYTES,
+        SampleValue::Histogram(h) => {
+            let buckets = h.positive.len() + h.negative.len();
+            OOO_SAMPLE_BYTES + (48 + 12 * buckets + 8 * h.custom_values.len()) as u64
+        }
+    }
+}
 
 /// How [`Head::append_with`] treats a sample older than its series' newest one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,8 +366,8 @@ pub enum AppendMode {
 #[derive(Debug)]
 pub struct FrozenSeries {
     pub labels: Labels,
-    /// Ascending, non-overlapping chunks.
-    pub chunks: Vec<XorChunk>,
+    /// Ascending, non-overlapping chunks (XOR and histogram chunks).
+    pub chunks: Vec<Chunk>,
 }
 
 /// The index: series by label set, labels by id, postings.
@@ -406,7 +433,7 @@ impl Head {
         self.append_with(labels, t_ms, v, AppendMode::Live { ooo_window_ms: 0 })
     }
 
-    /// Appends one sample. A repeat of a stored timestamp is ignored if the value is
+    /// Appends one float sample. A repeat of a stored timestamp is ignored if the value is
     /// bit-identical and rejected otherwise ([`HeadError::DuplicateSample`]); a timestamp
     /// older than the series' newest is accepted as `mode` says, else
     /// [`HeadError::OutOfOrder`]. Creates the series on first sight, subject to the limits.
@@ -417,6 +444,42 @@ impl Head {
         v: f64,
         mode: AppendMode,
     ) -> Result<SeriesRef, HeadError> {
+        self.append_value(labels, t_ms, &SampleValue::Float(v), mode)
+    }
+
+    /// Appends one native histogram sample, with the rules of [`Head::append_with`]
+    /// (identical = every field bit-identical). A series switching between floats and
+    /// histograms starts a new chunk.
+    pub fn append_histogram(
+        &self,
+        labels: &Labels,
+        t_ms: i64,
+        h: &FloatHistogram,
+        mode: AppendMode,
+    ) -> Result<SeriesRef, HeadError> {
+        self.append_value(
+            labels,
+            t_ms,
+            &SampleValue::Histogram(Box::new(h.clone())),
+            mode,
+        )
+    }
+
+    /// Appends a sample of either kind (see [`Head::append_with`]).
+    pub fn append_value(
+        &self,
+        labels: &Labels,
+        t_ms: i64,
+        v: &SampleValue,
+        mode: AppendMode,
+    ) -> Result<SeriesRef, HeadError> {
+        if let SampleValue::Histogram(h) = v {
+            // Checked before anything is stored, so that a refused histogram leaves no trace.
+            crate::chunk::check_histogram(h).map_err(|source| HeadError::Chunk {
+                series: labels.to_string(),
+                source,
+            })?;
+        }
         // The index stays read-locked during the append so that a concurrent `freeze`
         // cannot drop the series (as empty) between the lookup and the append.
         let inner = loop {
@@ -429,14 +492,14 @@ impl Head {
         };
         let id = inner.ids[labels];
         let mut s = inner.series[id as usize].lock();
-        let bits = v.to_bits();
+        let fp = v.fingerprint();
         let duplicate = || HeadError::DuplicateSample {
             series: labels.to_string(),
             t: t_ms,
         };
-        if let Some((last, last_bits)) = s.last {
+        if let Some((last, last_fp)) = s.last {
             if t_ms == last {
-                return if bits == last_bits {
+                return if fp == last_fp {
                     Ok(SeriesRef(id))
                 } else {
                     Err(duplicate())
@@ -462,34 +525,19 @@ impl Head {
                 }
                 if s.ooo.len() > before {
                     self.samples.fetch_add(1, Ordering::Relaxed);
-                    self.bytes.fetch_add(OOO_SAMPLE_BYTES, Ordering::Relaxed);
+                    self.bytes.fetch_add(ooo_sample_bytes(v), Ordering::Relaxed);
                 }
                 return Ok(SeriesRef(id));
             }
         }
-        let open_before = s.open.bytes().len();
-        let res = match s.open.append(t_ms, v) {
-            Err(ChunkError::Full) => {
-                let full = std::mem::take(&mut s.open);
-                s.closed.push(full);
-                s.open.append(t_ms, v)
-            }
-            r => r,
-        };
-        res.map_err(|source| HeadError::Chunk {
-            series: labels.to_string(),
-            source,
-        })?;
-        debug_assert!(s.open.len() <= MAX_SAMPLES);
-        s.last = Some((t_ms, bits));
+        let grown = s
+            .append_in_order(t_ms, v)
+            .map_err(|source| HeadError::Chunk {
+                series: labels.to_string(),
+                source,
+            })?;
+        s.last = Some((t_ms, fp));
         self.samples.fetch_add(1, Ordering::Relaxed);
-        // The open chunk grew, or was closed (its bytes stay counted) and a new one started.
-        let open_after = s.open.bytes().len();
-        let grown = if open_after >= open_before && s.open.len() > 1 {
-            open_after - open_before
-        } else {
-            open_after
-        };
         self.bytes.fetch_add(grown as u64, Ordering::Relaxed);
         Ok(SeriesRef(id))
     }
@@ -643,11 +691,11 @@ impl Queryable for Head {
         self.selected(&[matchers])
             .into_iter()
             .filter_map(|(labels, s)| {
-                let samples = s.lock().samples_in(start_ms, end_ms);
-                (!samples.is_empty()).then_some(SeriesData {
+                let found = s.lock().samples_in(start_ms, end_ms);
+                (!found.is_empty()).then_some(SeriesData {
                     labels,
-                    samples,
-                    histograms: Vec::new(),
+                    samples: found.floats,
+                    histograms: found.histograms,
                 })
             })
             .collect()

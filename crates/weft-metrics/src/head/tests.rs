@@ -460,3 +460,148 @@ fn byte_count_is_kept_incrementally() {
     assert_eq!(h.bytes(), 0);
     assert_eq!(h.stats().chunk_bytes, 0);
 }
+
+// ---- native histograms ----
+
+use crate::chunk::histogram_testing::counter_histogram;
+use crate::chunk::{Chunk, SampleValue};
+use crate::promql::{is_stale_nan, STALE_NAN_BITS};
+
+#[test]
+fn histograms_append_select_and_switch_chunks() {
+    let h = Head::new();
+    let a = l(&[("__name__", "lat")]);
+    let live = AppendMode::Live { ooo_window_ms: 0 };
+    for i in 0..5u32 {
+        h.append_histogram(&a, i64::from(i) * 1000, &counter_histogram(i, false), live)
+            .unwrap();
+    }
+    // A stale marker stays in the histogram chunk; floats and histograms then alternate.
+    h.append(&a, 5000, f64::from_bits(STALE_NAN_BITS)).unwrap();
+    h.append(&a, 6000, 1.5).unwrap();
+    h.append_histogram(&a, 7000, &counter_histogram(9, true), live)
+        .unwrap();
+    let got = h.select(&sel("lat"), 0, 10_000);
+    assert_eq!(got.len(), 1);
+    let s = &got[0];
+    assert_eq!(s.histograms.len(), 6);
+    assert_eq!(s.histograms[2], (2000, counter_histogram(2, false)));
+    assert_eq!(s.histograms[5], (7000, counter_histogram(9, true)));
+    assert_eq!(s.samples.len(), 2);
+    assert!(is_stale_nan(s.samples[0].1) && s.samples[0].0 == 5000);
+    assert_eq!(s.samples[1], (6000, 1.5));
+    // hist(0..5 + stale), xor(6000), hist(7000): three chunks.
+    assert_eq!(h.stats().chunks, 3);
+    assert_eq!(h.stats().samples, 8);
+    // Range selection slices histograms too.
+    let got = h.select(&sel("lat"), 1000, 2000);
+    assert_eq!(got[0].histograms.len(), 2);
+    assert!(got[0].samples.is_empty());
+    let frozen = h.freeze();
+    let kinds: Vec<bool> = frozen[0]
+        .chunks
+        .iter()
+        .map(|c| matches!(c, Chunk::Histogram(_)))
+        .collect();
+    assert_eq!(kinds, vec![true, false, true]);
+}
+
+#[test]
+fn histogram_duplicates_and_out_of_order() {
+    let h = Head::new();
+    let a = l(&[("__name__", "lat")]);
+    let win = AppendMode::Live {
+        ooo_window_ms: 5000,
+    };
+    let h3 = counter_histogram(3, false);
+    h.append_histogram(&a, 10_000, &h3, win).unwrap();
+    // Identical repeat: accepted, stored once.
+    h.append_histogram(&a, 10_000, &h3, win).unwrap();
+    assert_eq!(h.stats().samples, 1);
+    // A different histogram, or a float, at the same timestamp: duplicate error.
+    let mut other = h3.clone();
+    other.sum += 1.0;
+    let err = h.append_histogram(&a, 10_000, &other, win).unwrap_err();
+    assert_eq!(err.reason(), "duplicate_timestamp");
+    assert_eq!(
+        h.append_with(&a, 10_000, 1.0, win).unwrap_err().reason(),
+        "duplicate_timestamp"
+    );
+    // Within the window: out-of-order histograms are kept, identical repeats too.
+    h.append_histogram(&a, 7000, &counter_histogram(1, false), win)
+        .unwrap();
+    h.append_histogram(&a, 7000, &counter_histogram(1, false), win)
+        .unwrap();
+    assert_eq!(
+        h.append_histogram(&a, 7000, &h3, win).unwrap_err().reason(),
+        "duplicate_timestamp"
+    );
+    h.append_with(&a, 8000, 2.0, win).unwrap();
+    // Beyond it: refused.
+    let err = h.append_histogram(&a, 1000, &h3, win).unwrap_err();
+    assert_eq!(err.reason(), "out_of_order");
+    // Invalid histograms are refused with their own reason, before creating anything.
+    let mut bad = h3.clone();
+    bad.positive.reverse();
+    let b = l(&[("__name__", "bad")]);
+    let err = h.append_histogram(&b, 1, &bad, win).unwrap_err();
+    assert_eq!(err.reason(), "invalid_histogram");
+    assert!(!h.contains(&b));
+    let got = h.select(&sel("lat"), 0, 20_000);
+    let hs: Vec<i64> = got[0].histograms.iter().map(|p| p.0).collect();
+    assert_eq!(hs, vec![7000, 10_000]);
+    assert_eq!(got[0].samples, vec![(8000, 2.0)]);
+    let bytes_before = h.bytes();
+    assert!(bytes_before > 0);
+    // Freezing folds the out-of-order samples into chunks of the right kinds.
+    let frozen = h.freeze();
+    let all: Vec<(i64, bool)> = frozen[0]
+        .chunks
+        .iter()
+        .flat_map(|c| c.samples())
+        .map(|(t, v)| (t, matches!(v, SampleValue::Histogram(_))))
+        .collect();
+    assert_eq!(all, vec![(7000, true), (8000, false), (10_000, true)]);
+    assert_eq!(frozen[0].chunks.len(), 3);
+}
+
+#[test]
+fn histogram_bytes_are_counted() {
+    let h = Head::new();
+    let a = l(&[("__name__", "lat")]);
+    let live = AppendMode::Live { ooo_window_ms: 0 };
+    for i in 0..300u32 {
+        h.append_histogram(
+            &a,
+            i64::from(i) * 15_000,
+            &counter_histogram(i, false),
+            live,
+        )
+        .unwrap();
+        assert_eq!(h.bytes(), h.stats().chunk_bytes, "after sample {i}");
+    }
+    assert!(h.stats().chunks >= 3);
+}
+
+#[test]
+fn promql_over_head_histograms() {
+    let h = Head::new();
+    let a = l(&[("__name__", "lat"), ("job", "x")]);
+    let live = AppendMode::Live { ooo_window_ms: 0 };
+    for i in 0..40u32 {
+        h.append_histogram(
+            &a,
+            i64::from(i) * 15_000,
+            &counter_histogram(i, false),
+            live,
+        )
+        .unwrap();
+    }
+    match instant(&h, "histogram_count(lat)", 300_000) {
+        Value::Vector(v) => {
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].f, counter_histogram(20, false).count);
+        }
+        other => panic!("{other:?}"),
+    }
+}

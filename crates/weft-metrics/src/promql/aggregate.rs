@@ -33,7 +33,10 @@ fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
 /// step of a range query costs no key construction and its group is found by a pointer
 /// comparison.
 fn group_samples(ev: &mut Evaluator, a: &AggregateExpr, input: Vec<EvSample>) -> Vec<Group> {
-    let keys = ev.group_keys.entry(a as *const AggregateExpr as usize).or_default();
+    let keys = ev
+        .group_keys
+        .entry(a as *const AggregateExpr as usize)
+        .or_default();
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {

@@ -275,7 +275,7 @@ fn write_part(dir: &Path, part: &FrozenPart) -> Result<Option<Block>, MetricStor
     std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     let mut writer = BlockWriter::new(dir, 0, Vec::new())?;
     for s in part {
-        let chunks: Vec<RawChunk> = s.chunks.iter().filter_map(RawChunk::from_xor).collect();
+        let chunks: Vec<RawChunk> = s.chunks.iter().filter_map(RawChunk::from_chunk).collect();
         if !chunks.is_empty() {
             writer.append_series(&s.labels, chunks)?;
         }

@@ -37,6 +37,7 @@ use weft_core::telemetry::{Sample, SampleKind, SnapshotSource};
 use weft_core::TenantId;
 
 use crate::block::Block;
+use crate::chunk::{Chunk, SampleLists, SampleValue};
 use crate::head::{merge_samples, AppendMode, FrozenSeries, Head, HeadError};
 use crate::model::{Exemplar, Metadata, MetricType, MetricWrite, SeriesWrite};
 use crate::promql::{matches, Queryable, SeriesData};
@@ -59,8 +60,10 @@ pub struct Rejection {
 pub struct ApplyOutcome {
     /// The part of the write that was stored (and must go to the WAL).
     pub stored: MetricWrite,
-    /// Samples stored (repeats of an identical sample count as stored).
+    /// Float samples stored (repeats of an identical sample count as stored).
     pub samples: u64,
+    /// Native histogram samples stored (likewise).
+    pub histograms: u64,
     /// Refused samples by reason.
     pub rejected: Vec<Rejection>,
 }
@@ -182,24 +185,37 @@ impl MetricStore {
                 labels: s.labels.clone(),
                 ..SeriesWrite::default()
             };
-            for (i, &(ts, v)) in s.samples.iter().enumerate() {
-                match t.head.append_with(&s.labels, ts, v, mode) {
-                    Ok(_) => stored.samples.push((ts, v)),
+            let total = s.samples.len() + s.histograms.len();
+            // Floats and histograms in time order, so that in-order appends stay in order.
+            let values = SampleLists {
+                floats: s.samples.clone(),
+                histograms: s.histograms.clone(),
+            }
+            .joined();
+            for (i, (ts, v)) in values.into_iter().enumerate() {
+                match t.head.append_value(&s.labels, ts, &v, mode) {
+                    Ok(_) => match v {
+                        SampleValue::Float(f) => stored.samples.push((ts, f)),
+                        SampleValue::Histogram(h) => stored.histograms.push((ts, *h)),
+                    },
                     Err(err @ HeadError::DuplicateSample { .. })
-                    | Err(err @ HeadError::OutOfOrder { .. }) => out.reject(&err, 1),
+                    | Err(err @ HeadError::OutOfOrder { .. })
+                    | Err(err @ HeadError::Chunk { .. }) => out.reject(&err, 1),
                     Err(err) => {
                         // A series-level refusal (limits): the rest of the series fails too.
-                        out.reject(&err, (s.samples.len() - i) as u64);
+                        out.reject(&err, (total - i) as u64);
                         break;
                     }
                 }
             }
             out.samples += stored.samples.len() as u64;
+            out.histograms += stored.histograms.len() as u64;
             if !s.exemplars.is_empty() && t.head.contains(&s.labels) {
                 t.exemplars.lock().push_all(&s.labels, &s.exemplars);
                 stored.exemplars = s.exemplars.clone();
             }
-            if !stored.samples.is_empty() || !stored.exemplars.is_empty() {
+            let has_data = !stored.samples.is_empty() || !stored.histograms.is_empty();
+            if has_data || !stored.exemplars.is_empty() {
                 out.stored.series.push(stored);
             }
         }
@@ -341,13 +357,21 @@ impl TenantReader {
 }
 
 /// True if any sample of `chunks` lies in `[start, end]`.
-fn chunks_have_samples(chunks: &[crate::chunk::XorChunk], start: i64, end: i64) -> bool {
-    chunks.iter().any(|c| match (c.min_time(), c.max_time()) {
-        (Some(lo), Some(hi)) if lo <= end && hi >= start => {
-            lo >= start || hi <= end || c.iter().any(|(t, _)| t >= start && t <= end)
-        }
-        _ => false,
-    })
+fn chunks_have_samples(chunks: &[Chunk], start: i64, end: i64) -> bool {
+    chunks.iter().any(|c| c.has_sample_in(start, end))
+}
+
+/// Merges the samples of one series from two sources; on equal timestamps `newer` wins,
+/// whatever kind either sample is.
+fn merge_lists(older: SampleLists, newer: SampleLists) -> SampleLists {
+    if older.histograms.is_empty() && newer.histograms.is_empty() {
+        // Float-only series (the common case) merge without re-boxing.
+        return SampleLists {
+            floats: merge_samples(older.floats, newer.floats),
+            histograms: Vec::new(),
+        };
+    }
+    SampleLists::split(merge_samples(older.joined(), newer.joined()))
 }
 
 impl Queryable for TenantReader {
@@ -357,44 +381,50 @@ impl Queryable for TenantReader {
         };
         let (head, parts) = t.snapshot(|head| head.select(matchers, start_ms, end_ms));
         // Older sources first: on equal timestamps the later (newer) one wins.
-        let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut add = |labels: Labels, samples: Vec<(i64, f64)>| {
-            if samples.is_empty() {
+        let mut merged: BTreeMap<Labels, SampleLists> = BTreeMap::new();
+        let mut add = |labels: Labels, found: SampleLists| {
+            if found.is_empty() {
                 return;
             }
             match merged.remove(&labels) {
-                Some(prev) => merged.insert(labels, merge_samples(prev, samples)),
-                None => merged.insert(labels, samples),
+                Some(prev) => merged.insert(labels, merge_lists(prev, found)),
+                None => merged.insert(labels, found),
             };
+        };
+        let lists = |s: SeriesData| {
+            (
+                s.labels,
+                SampleLists {
+                    floats: s.samples,
+                    histograms: s.histograms,
+                },
+            )
         };
         for b in overlapping(&parts.blocks, start_ms, end_ms) {
             match b.select(matchers, start_ms, end_ms) {
-                Ok(found) => found.into_iter().for_each(|s| add(s.labels, s.samples)),
+                Ok(found) => found.into_iter().map(lists).for_each(|(l, f)| add(l, f)),
                 Err(err) => report_block_error(b, &err),
             }
         }
         for part in &parts.frozen {
             for s in part.iter().filter(|s| matches(matchers, &s.labels)) {
-                let samples: Vec<(i64, f64)> = s
-                    .chunks
-                    .iter()
-                    .filter(|c| c.min_time().is_some_and(|lo| lo <= end_ms))
-                    .filter(|c| c.max_time().is_some_and(|hi| hi >= start_ms))
-                    .flat_map(|c| c.iter())
-                    .filter(|&(ts, _)| ts >= start_ms && ts <= end_ms)
-                    .collect();
-                add(s.labels.clone(), samples);
+                let mut found = SampleLists::default();
+                for c in s.chunks.iter().filter(|c| c.overlaps(start_ms, end_ms)) {
+                    c.collect_into(start_ms, end_ms, &mut found);
+                }
+                add(s.labels.clone(), found);
             }
         }
         for s in head {
-            add(s.labels, s.samples);
+            let (l, f) = lists(s);
+            add(l, f);
         }
         merged
             .into_iter()
-            .map(|(labels, samples)| SeriesData {
+            .map(|(labels, found)| SeriesData {
                 labels,
-                samples,
-                histograms: Vec::new(),
+                samples: found.floats,
+                histograms: found.histograms,
             })
             .collect()
     }

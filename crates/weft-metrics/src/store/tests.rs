@@ -17,6 +17,7 @@ fn write(labels: &Labels, samples: &[(i64, f64)]) -> MetricWrite {
         series: vec![SeriesWrite {
             labels: labels.clone(),
             samples: samples.to_vec(),
+            histograms: Vec::new(),
             exemplars: Vec::new(),
         }],
         metadata: Vec::new(),
@@ -144,6 +145,7 @@ fn metadata_and_exemplars() {
         series: vec![SeriesWrite {
             labels: a.clone(),
             samples: vec![(1000, 1.0)],
+            histograms: Vec::new(),
             exemplars: vec![ex.clone(), ex.clone()],
         }],
         metadata: vec![Metadata {
@@ -311,4 +313,93 @@ fn corrupt_blocks_are_moved_aside_at_open() {
         names.iter().any(|n| n.starts_with(".corrupt-")),
         "{names:?}"
     );
+}
+
+// ---- native histograms ----
+
+use crate::chunk::histogram_testing::counter_histogram;
+use crate::promql::FloatHistogram;
+
+fn hist_write(labels: &Labels, hs: &[(i64, FloatHistogram)], floats: &[(i64, f64)]) -> MetricWrite {
+    MetricWrite {
+        series: vec![SeriesWrite {
+            labels: labels.clone(),
+            samples: floats.to_vec(),
+            histograms: hs.to_vec(),
+            exemplars: Vec::new(),
+        }],
+        metadata: Vec::new(),
+    }
+}
+
+fn histograms_at(
+    store: &MetricStore,
+    name: &str,
+    start: i64,
+    end: i64,
+) -> Vec<(i64, FloatHistogram)> {
+    let got = store.reader(&tenant()).select(&name_eq(name), start, end);
+    got.into_iter().flat_map(|s| s.histograms).collect()
+}
+
+#[test]
+fn histograms_are_stored_and_merge_across_head_frozen_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    let a = l(&[("__name__", "lat")]);
+    let hs = |from: u32, to: u32| -> Vec<(i64, FloatHistogram)> {
+        (from..to)
+            .map(|i| (i64::from(i) * 15_000, counter_histogram(i, i % 10 == 9)))
+            .collect()
+    };
+    // Floats and histograms interleaved in one write, in time order after joining.
+    let out = store.apply(
+        &tenant(),
+        &hist_write(&a, &hs(0, 100), &[(100 * 15_000 + 1, 2.0)]),
+        false,
+    );
+    assert_eq!((out.samples, out.histograms), (1, 100));
+    assert!(out.rejected.is_empty());
+    assert_eq!(out.stored.series[0].histograms.len(), 100);
+    // To a block...
+    store.freeze_heads();
+    store.write_frozen(1).unwrap();
+    // ...to a frozen part...
+    store.apply(&tenant(), &hist_write(&a, &hs(101, 150), &[]), false);
+    store.freeze_heads();
+    // ...and in the head.
+    let out = store.apply(&tenant(), &hist_write(&a, &hs(150, 170), &[]), false);
+    assert_eq!(out.histograms, 20);
+    // A repeat of the newest is accepted as a duplicate; a different histogram there is
+    // refused, and so is an older one (no out-of-order window).
+    let mut changed = counter_histogram(169, true);
+    changed.count += 1.0;
+    let last = (169 * 15_000, counter_histogram(169, true));
+    let out = store.apply(&tenant(), &hist_write(&a, &[last], &[]), false);
+    assert_eq!((out.histograms, out.rejected_count()), (1, 0));
+    let out = store.apply(
+        &tenant(),
+        &hist_write(&a, &[(169 * 15_000, changed)], &[]),
+        false,
+    );
+    assert_eq!(out.rejected[0].reason, "duplicate_timestamp");
+    let old = (160 * 15_000, counter_histogram(160, false));
+    let out = store.apply(&tenant(), &hist_write(&a, &[old], &[]), false);
+    assert_eq!(out.rejected[0].reason, "out_of_order");
+    let got = histograms_at(&store, "lat", i64::MIN, i64::MAX);
+    let mut want = hs(0, 100);
+    want.extend(hs(101, 170));
+    assert_eq!(got, want);
+    assert_eq!(histograms_at(&store, "lat", 1_500_000, 1_515_000).len(), 1);
+    let floats = store.reader(&tenant()).select(&name_eq("lat"), 0, i64::MAX);
+    assert_eq!(floats[0].samples, vec![(1_500_001, 2.0)]);
+    // Through the window cache as the range-query path uses it.
+    let r = store.reader(&tenant());
+    let cache = WindowCache::new(&r, 600_000);
+    let got = cache.select(&name_eq("lat"), 0, 300_000);
+    assert_eq!(got[0].histograms.len(), 21);
+    drop(store);
+    // The block reopens with its histograms.
+    let store = MetricStore::open(dir.path(), MetricStoreConfig::default()).unwrap();
+    assert_eq!(histograms_at(&store, "lat", i64::MIN, i64::MAX), hs(0, 100));
 }
