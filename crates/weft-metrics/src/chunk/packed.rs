@@ -174,7 +174,8 @@ fn mantissa(v: f64, e: u8) -> Option<i64> {
     }
     let scale = 10f64.powi(i32::from(e));
     let m = (v * scale).round();
-    if !(m.abs() < MAX_MANTISSA) {
+    // `m` is finite here (`v` is, and `scale` ≤ 10^22), so this is a plain range check.
+    if m.abs() >= MAX_MANTISSA {
         return None;
     }
     ((m / scale).to_bits() == v.to_bits()).then_some(m as i64)
