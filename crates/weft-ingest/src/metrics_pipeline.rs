@@ -109,6 +109,19 @@ impl MetricPipeline {
         write: &MetricWrite,
         transport: &'static str,
     ) -> Result<MetricOutcome, IngestError> {
+        self.write_request(tenant, write, transport, None).await
+    }
+
+    /// [`MetricPipeline::write`] of a decoded remote-write request. When the store took all
+    /// of it and the decoder refused nothing (`received` is then given), the WAL keeps the
+    /// request body as received instead of re-encoding the write.
+    pub async fn write_request(
+        &self,
+        tenant: &TenantId,
+        write: &MetricWrite,
+        transport: &'static str,
+        received: Option<(crate::remote_write::Version, &[u8])>,
+    ) -> Result<MetricOutcome, IngestError> {
         self.check_pressure()?;
         self.check_disk_budget().await?;
         let _shared = self.gate.read().await;
@@ -125,7 +138,12 @@ impl MetricPipeline {
         if applied.stored.is_empty() {
             return Ok(outcome);
         }
-        let record = Bytes::from(record::encode_metrics(tenant, &applied.stored));
+        let record = match received {
+            Some((version, body)) if outcome.rejected.is_empty() => {
+                Bytes::from(record::encode_remote_write(tenant, version, body))
+            }
+            _ => Bytes::from(record::encode_metrics(tenant, &applied.stored)),
+        };
         self.wal.append(record).await.map_err(|e| {
             self.metrics.refuse(
                 "metrics",

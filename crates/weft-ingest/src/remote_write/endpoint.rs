@@ -81,7 +81,12 @@ async fn handle(
         Version::V1 => "remote_write_v1",
         Version::V2 => "remote_write_v2",
     };
-    let outcome = receiver.metrics.write(&tenant, &write, transport).await?;
+    // Nothing refused while decoding: the WAL may keep the body itself.
+    let received = rejected.is_empty().then_some((version, &body[..]));
+    let outcome = receiver
+        .metrics
+        .write_request(&tenant, &write, transport, received)
+        .await?;
     written.samples = outcome.samples;
     written.histograms = outcome.histograms;
     written.exemplars = outcome.exemplars;

@@ -1091,3 +1091,41 @@ fn histogram_stale_markers_become_float_stale_markers() {
         ]
     );
 }
+
+/// A request stored as received (WAL record kind 4) replays to exactly the write the
+/// receiver made of it.
+#[test]
+fn received_body_records_replay_to_the_received_write() {
+    let tenant = weft_core::TenantId::parse("t-1").unwrap();
+    let body = v1(vec![
+        ts(
+            &[("__name__", "up"), ("job", "a")],
+            &[(1000, 1.0), (2000, 0.0)],
+        ),
+        ts(&[("__name__", "temp"), ("zone", "b")], &[(1500, -3.25)]),
+    ]);
+    let mut batch = decode(&body, Version::V1, 1 << 20).unwrap();
+    validate(&mut batch, 10_000);
+    let (want, rejected) = batch.into_metric_write();
+    assert!(rejected.is_empty());
+    let record = crate::record::encode_remote_write(&tenant, Version::V1, &body);
+    assert_eq!(record[0], crate::record::KIND_REMOTE_WRITE);
+    match crate::record::decode(&record).unwrap() {
+        crate::record::WalRecord::Metrics { tenant: t, write } => {
+            assert_eq!(t, tenant);
+            assert_eq!(write, want);
+        }
+        other => panic!("unexpected record {other:?}"),
+    }
+    // A damaged body or version is an error that says so, not a panic.
+    let mut bad = record.clone();
+    let version_at = record.len() - body.len() - 1;
+    bad[version_at] = 9;
+    assert!(crate::record::decode(&bad)
+        .unwrap_err()
+        .contains("unknown version 9"));
+    let truncated = &record[..record.len() - 3];
+    assert!(crate::record::decode(truncated)
+        .unwrap_err()
+        .contains("remote-write record"));
+}

@@ -474,24 +474,71 @@ impl Head {
         mode: AppendMode,
     ) -> Result<SeriesRef, HeadError> {
         if let SampleValue::Histogram(h) = v {
+            // Checked before the series is looked up, so that a refused histogram does not
+            // even create it. (`append_series` checks each sample again, after the lookup.)
+            crate::chunk::check_histogram(h).map_err(|source| HeadError::Chunk {
+                series: labels.to_string(),
+                source,
+            })?;
+        }
+        let mut result = Ok(SeriesRef(0));
+        self.append_series(
+            labels,
+            std::iter::once((t_ms, v.clone())),
+            mode,
+            |_, _, r| {
+                result = r;
+            },
+        )
+        .and(result)
+    }
+
+    /// Appends samples of one series in the given order, looking the series up (and
+    /// creating it, subject to the limits) once and locking it once: per-sample lookups
+    /// compared the whole label set again for every sample of a write. `each` hears the
+    /// timestamp, value and outcome of every sample, in order; a series-level refusal (limits) is the `Err` of
+    /// the call itself and stores nothing.
+    pub fn append_series(
+        &self,
+        labels: &Labels,
+        values: impl IntoIterator<Item = (i64, SampleValue)>,
+        mode: AppendMode,
+        mut each: impl FnMut(i64, SampleValue, Result<SeriesRef, HeadError>),
+    ) -> Result<(), HeadError> {
+        // The index stays read-locked during the appends so that a concurrent `freeze`
+        // cannot drop the series (as empty) between the lookup and the append.
+        let (inner, id) = loop {
+            let inner = self.inner.read();
+            if let Some(&id) = inner.ids.get(labels) {
+                break (inner, id);
+            }
+            drop(inner);
+            self.create(labels)?;
+        };
+        let mut s = inner.series[id as usize].lock();
+        for (t_ms, v) in values {
+            let r = self.append_locked(&mut s, labels, t_ms, &v, mode);
+            each(t_ms, v, r.map(|()| SeriesRef(id)));
+        }
+        Ok(())
+    }
+
+    /// One sample into a locked series (the rules of [`Head::append_with`]).
+    fn append_locked(
+        &self,
+        s: &mut MemSeries,
+        labels: &Labels,
+        t_ms: i64,
+        v: &SampleValue,
+        mode: AppendMode,
+    ) -> Result<(), HeadError> {
+        if let SampleValue::Histogram(h) = v {
             // Checked before anything is stored, so that a refused histogram leaves no trace.
             crate::chunk::check_histogram(h).map_err(|source| HeadError::Chunk {
                 series: labels.to_string(),
                 source,
             })?;
         }
-        // The index stays read-locked during the append so that a concurrent `freeze`
-        // cannot drop the series (as empty) between the lookup and the append.
-        let inner = loop {
-            let inner = self.inner.read();
-            if inner.ids.contains_key(labels) {
-                break inner;
-            }
-            drop(inner);
-            self.create(labels)?;
-        };
-        let id = inner.ids[labels];
-        let mut s = inner.series[id as usize].lock();
         let fp = v.fingerprint();
         let duplicate = || HeadError::DuplicateSample {
             series: labels.to_string(),
@@ -500,7 +547,7 @@ impl Head {
         if let Some((last, last_fp)) = s.last {
             if t_ms == last {
                 return if fp == last_fp {
-                    Ok(SeriesRef(id))
+                    Ok(())
                 } else {
                     Err(duplicate())
                 };
@@ -527,7 +574,7 @@ impl Head {
                     self.samples.fetch_add(1, Ordering::Relaxed);
                     self.bytes.fetch_add(ooo_sample_bytes(v), Ordering::Relaxed);
                 }
-                return Ok(SeriesRef(id));
+                return Ok(());
             }
         }
         let grown = s
@@ -539,7 +586,7 @@ impl Head {
         s.last = Some((t_ms, fp));
         self.samples.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(grown as u64, Ordering::Relaxed);
-        Ok(SeriesRef(id))
+        Ok(())
     }
 
     /// Takes every series' samples out of the head, sorted by labels (for a block), and

@@ -186,27 +186,28 @@ impl MetricStore {
                 ..SeriesWrite::default()
             };
             let total = s.samples.len() + s.histograms.len();
-            // Floats and histograms in time order, so that in-order appends stay in order.
-            let values = SampleLists {
-                floats: s.samples.clone(),
-                histograms: s.histograms.clone(),
-            }
-            .joined();
-            for (i, (ts, v)) in values.into_iter().enumerate() {
-                match t.head.append_value(&s.labels, ts, &v, mode) {
-                    Ok(_) => match v {
-                        SampleValue::Float(f) => stored.samples.push((ts, f)),
-                        SampleValue::Histogram(h) => stored.histograms.push((ts, *h)),
-                    },
-                    Err(err @ HeadError::DuplicateSample { .. })
-                    | Err(err @ HeadError::OutOfOrder { .. })
-                    | Err(err @ HeadError::Chunk { .. }) => out.reject(&err, 1),
-                    Err(err) => {
-                        // A series-level refusal (limits): the rest of the series fails too.
-                        out.reject(&err, (total - i) as u64);
-                        break;
-                    }
+            let mut on_result = |ts, v, res: Result<_, HeadError>| match (res, v) {
+                (Ok(_), SampleValue::Float(f)) => stored.samples.push((ts, f)),
+                (Ok(_), SampleValue::Histogram(h)) => stored.histograms.push((ts, *h)),
+                (Err(err), _) => out.reject(&err, 1),
+            };
+            let appended = if s.histograms.is_empty() {
+                let floats = s.samples.iter().map(|&(ts, f)| (ts, SampleValue::Float(f)));
+                t.head
+                    .append_series(&s.labels, floats, mode, &mut on_result)
+            } else {
+                // Floats and histograms in time order, so that in-order appends stay in order.
+                let values = SampleLists {
+                    floats: s.samples.clone(),
+                    histograms: s.histograms.clone(),
                 }
+                .joined();
+                t.head
+                    .append_series(&s.labels, values, mode, &mut on_result)
+            };
+            if let Err(err) = appended {
+                // A series-level refusal (limits): nothing of the series is stored.
+                out.reject(&err, total as u64);
             }
             out.samples += stored.samples.len() as u64;
             out.histograms += stored.histograms.len() as u64;
