@@ -471,6 +471,22 @@ struct MetricTranslator<'a> {
 }
 
 impl MetricTranslator<'_> {
+    /// Whether a histogram's temporality is cumulative (the only one stored); otherwise the
+    /// metric is refused with the reason.
+    fn cumulative(&mut self, aggregation_temporality: i32, name: &str) -> bool {
+        match temporality(aggregation_temporality) {
+            Temporality::Cumulative => true,
+            Temporality::Delta => {
+                self.reject(reason::DELTA, name);
+                false
+            }
+            Temporality::Unspecified => {
+                self.reject(reason::UNSPECIFIED_TEMPORALITY, name);
+                false
+            }
+        }
+    }
+
     fn reject(&mut self, reason: &'static str, name: &str) {
         self.out.rejected.push((
             reason,
@@ -582,12 +598,8 @@ impl MetricTranslator<'_> {
                 }
             }
             Some(metric::Data::Histogram(h)) => {
-                match temporality(h.aggregation_temporality) {
-                    Temporality::Cumulative => {}
-                    Temporality::Delta => return self.reject(reason::DELTA, &m.name),
-                    Temporality::Unspecified => {
-                        return self.reject(reason::UNSPECIFIED_TEMPORALITY, &m.name)
-                    }
+                if !self.cumulative(h.aggregation_temporality, &m.name) {
+                    return;
                 }
                 let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
                 self.metadata(&family, MetricKind::Histogram, m);
@@ -596,12 +608,8 @@ impl MetricTranslator<'_> {
                 }
             }
             Some(metric::Data::ExponentialHistogram(h)) => {
-                match temporality(h.aggregation_temporality) {
-                    Temporality::Cumulative => {}
-                    Temporality::Delta => return self.reject(reason::DELTA, &m.name),
-                    Temporality::Unspecified => {
-                        return self.reject(reason::UNSPECIFIED_TEMPORALITY, &m.name)
-                    }
+                if !self.cumulative(h.aggregation_temporality, &m.name) {
+                    return;
                 }
                 let family = metric_family_name(&m.name, &m.unit, TypeSuffix::None, utf8);
                 self.metadata(&family, MetricKind::Histogram, m);

@@ -170,9 +170,7 @@ impl Default for HistogramChunk {
 impl HistogramChunk {
     /// An empty chunk (3 header bytes).
     pub fn new() -> Self {
-        let mut w = BitWriter::new();
-        w.write_bits(u64::from(ENCODING_HISTOGRAM), 8);
-        w.write_bits(0, 16);
+        let w = super::header_writer(ENCODING_HISTOGRAM);
         Self {
             w,
             num_samples: 0,

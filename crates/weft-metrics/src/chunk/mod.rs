@@ -104,6 +104,14 @@ pub enum ChunkError {
     },
 }
 
+/// A bit writer holding a chunk header with `encoding` and a sample count of 0.
+fn header_writer(encoding: u8) -> BitWriter {
+    let mut w = BitWriter::new();
+    w.write_bits(u64::from(encoding), 8);
+    w.write_bits(0, 16);
+    w
+}
+
 /// A chunk of float samples of one series, appendable in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XorChunk {
@@ -124,9 +132,7 @@ impl Default for XorChunk {
 impl XorChunk {
     /// An empty chunk (3 header bytes).
     pub fn new() -> Self {
-        let mut w = BitWriter::new();
-        w.write_bits(u64::from(ENCODING_XOR), 8);
-        w.write_bits(0, 16);
+        let w = header_writer(ENCODING_XOR);
         Self {
             w,
             num_samples: 0,
