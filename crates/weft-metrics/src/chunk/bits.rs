@@ -53,6 +53,11 @@ impl BitWriter {
     }
 
     /// The writer's buffer.
+    /// Gives back the buffer's unused capacity (for a chunk that will not grow again).
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }

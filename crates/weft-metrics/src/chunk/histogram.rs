@@ -255,6 +255,11 @@ impl HistogramChunk {
         self.w.as_bytes()
     }
 
+    /// Releases unused buffer capacity (see [`super::Chunk::shrink_to_fit`]).
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.w.shrink_to_fit();
+    }
+
     /// First timestamp, `None` while empty.
     pub fn min_time(&self) -> Option<i64> {
         self.first_t

@@ -552,6 +552,15 @@ impl Chunk {
         }
     }
 
+    /// Releases the unused capacity of a chunk that is closed: a growing buffer holds up to
+    /// twice its bytes, and the head keeps hours of closed chunks per series.
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            Chunk::Xor(c) => c.w.shrink_to_fit(),
+            Chunk::Histogram(c) => c.shrink_to_fit(),
+        }
+    }
+
     /// First timestamp, `None` while empty.
     pub fn min_time(&self) -> Option<i64> {
         match self {

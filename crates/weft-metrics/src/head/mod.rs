@@ -271,7 +271,8 @@ impl MemSeries {
                 Err(ChunkError::Full) | Err(ChunkError::WrongKind) => {
                     let mut fresh = Chunk::for_value(v);
                     fresh.append(t, v)?;
-                    let full = std::mem::replace(&mut self.open, fresh);
+                    let mut full = std::mem::replace(&mut self.open, fresh);
+                    full.shrink_to_fit();
                     self.closed.push(full);
                     return Ok(self.open.bytes().len());
                 }
