@@ -33,6 +33,7 @@ KNOBS=(
   WEFT_FSYNC=               # empty = weft's default (always); or interval / never
   SEED=1
   IDLE_WAIT=3               # seconds between ready and the idle RSS reading
+  SETTLE_WAIT=5             # seconds between the flush and the RSS reading after it (every server)
   FLUSH_TIMEOUT=300
   READY_TIMEOUT=60
   STOP_TIMEOUT=30
@@ -324,6 +325,10 @@ run_once() {
   rss_ingest_kb=$(status_kb "$SERVER_PID" VmRSS)
   flush_server "$server" "$dir"
   cpu3=$(cpu_ticks "$SERVER_PID")
+  # Memory that a server frees at the flush (the samples it just wrote out) takes its
+  # allocator a moment to return: jemalloc's decay, Go's scavenger. Every server gets the
+  # same pause before its steady-state reading.
+  sleep "$SETTLE_WAIT"
   local rss_kb anon_kb
   rss_kb=$(status_kb "$SERVER_PID" VmRSS)
   anon_kb=$(status_kb "$SERVER_PID" RssAnon)
