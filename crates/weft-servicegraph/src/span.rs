@@ -41,6 +41,9 @@ pub fn status_name(code: u8) -> &'static str {
 #[derive(Debug, Default)]
 pub struct KeyTable {
     keys: Vec<Box<[u8]>>,
+    /// Bit `n` is set when some key is `n` bytes long (bit 127: 127 or more): most attribute
+    /// keys of a span are not looked up, and their length alone rules them out.
+    lengths: u128,
 }
 
 impl KeyTable {
@@ -50,6 +53,7 @@ impl KeyTable {
             return i;
         }
         self.keys.push(key.as_bytes().into());
+        self.lengths |= length_bit(key.len());
         self.keys.len() - 1
     }
 
@@ -63,8 +67,16 @@ impl KeyTable {
 
     #[inline]
     fn find(&self, key: &[u8]) -> Option<usize> {
+        if self.lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
         self.keys.iter().position(|k| **k == *key)
     }
+}
+
+#[inline]
+fn length_bit(len: usize) -> u128 {
+    1u128 << len.min(127)
 }
 
 /// Encoded `AnyValue`s of the looked-up keys, by [`KeyTable`] index.
@@ -150,6 +162,14 @@ pub fn scan_resource<'a>(
 
 #[inline]
 fn match_attribute<'a>(kv: &'a [u8], keys: &KeyTable, found: &mut Found<'a>) {
+    // Fast path: a `KeyValue` written key first (tag 0x0a, one-byte length) whose key is
+    // not looked up is skipped without reading its value.
+    if let [0x0a, len, rest @ ..] = kv {
+        let len = usize::from(*len);
+        if len < 0x80 && rest.len() >= len && keys.find(&rest[..len]).is_none() {
+            return;
+        }
+    }
     let mut key: Option<&[u8]> = None;
     let mut value: Option<&'a [u8]> = None;
     let mut f = FieldReader::new(kv);
