@@ -111,10 +111,7 @@ fn check_labels(pairs: Vec<(String, String)>, series: bool) -> Result<Labels, Pr
 type NameProblem = (&'static str, String, Vec<(String, String)>);
 
 /// [`check_labels`] without the series in the message; errors hand the pairs back for it.
-fn check_names(
-    mut pairs: Vec<(String, String)>,
-    series: bool,
-) -> Result<Labels, NameProblem> {
+fn check_names(mut pairs: Vec<(String, String)>, series: bool) -> Result<Labels, NameProblem> {
     if let Some((_, v)) = pairs.iter().find(|(n, _)| n.is_empty()) {
         let m = format!("a label has an empty name (value {v:?})");
         return Err(("invalid_label_name", m, pairs));
