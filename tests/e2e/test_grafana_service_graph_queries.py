@@ -75,11 +75,12 @@ def send_seed_topologies(server) -> list[Service]:
     return services
 
 
-def settled_time(server) -> float:
+def settled_time(server, extra_edges: dict | None = None) -> float:
     """Waits until every span is counted, then returns the newest collection's timestamp."""
-    wait_for(server, f"sum by (client, server) ({TOTALS_METRIC})", {
-        (("client", c), ("server", s)): 3.0 for c, s in (HELLO, API, USER)
-    })
+    edges = {(("client", c), ("server", s)): 3.0 for c, s in (HELLO, API, USER)}
+    for (c, s), n in (extra_edges or {}).items():
+        edges[(("client", c), ("server", s))] = n
+    wait_for(server, f"sum by (client, server) ({TOTALS_METRIC})", edges)
     wait_for(server, 'sum(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"})', {(): 9.0})
     r = server.session.get(server.url + "/api/v1/query",
                            params={"query": f"max(timestamp({TOTALS_METRIC}))"}, timeout=10).json()
@@ -168,5 +169,57 @@ def test_red_table_queries(weft_factory):
     assert close(p90("GET /slow"), 0.128 + 0.128 * 0.8), p90("GET /slow")
     # GET /: three 1 ms calls, all in (0, 0.002]; rank 2.7 of 3.
     assert close(p90("GET /"), 0.002 * 2.7 / 3), p90("GET /")
+    for s in services:
+        s.shutdown()
+
+
+def test_service_graph_api(weft_factory):
+    """`GET /api/v1/service-graph`: the same numbers as Grafana's queries, plus node kinds; a SQL
+    client span (the seeds' FastAPI service querying PostgreSQL) gives a database node at once."""
+    from opentelemetry.trace import SpanKind
+
+    server = weft_factory(CONFIG)
+    services = send_seed_topologies(server)
+    api = services[2]
+    t0 = time.time_ns()
+    for i in range(2):
+        q = api.tracer.start_span(
+            "SELECT shop.orders", kind=SpanKind.CLIENT, start_time=t0 + i * 10 * MS,
+            attributes={"db.system": "postgresql", "db.name": "shop", "db.statement": "SELECT * FROM orders",
+                        "server.address": "orders-db.shop.svc"},
+        )
+        q.end(end_time=t0 + i * 10 * MS + 4 * MS)
+    api.flush()
+    wait_for(server, 'sum by (client, server, connection_type) (traces_service_graph_request_total{connection_type="database"})', {
+        (("client", "test-api-service"), ("connection_type", "database"), ("server", "orders-db.shop.svc")): 2.0,
+    })
+    t = settled_time(server, {("test-api-service", "orders-db.shop.svc"): 2.0})
+    r = server.session.get(server.url + "/api/v1/service-graph",
+                           params={"start": f"{t - SECONDS:.3f}", "end": f"{t:.3f}"}, timeout=10)
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "success", body
+    graph = body["data"]
+    edges = {(e["source"], e["target"]): e for e in graph["edges"]}
+    assert set(edges) == {HELLO, API, USER, ("test-api-service", "orders-db.shop.svc")}, edges
+    for e in (HELLO, API, USER):
+        assert close(edges[e]["requestRate"], 3 / SECONDS), edges[e]
+    assert close(edges[API]["errorRate"], 1 / SECONDS) and edges[HELLO]["errorRate"] == 0.0
+    assert edges[USER]["connectionType"] == "virtual_node"
+    assert edges[("test-api-service", "orders-db.shop.svc")]["connectionType"] == "database"
+    # test-app served 5, 8 and 70 ms, all in Tempo's first bucket (0, 0.1 s].
+    assert close(edges[API]["p50"], 0.1 * 1.5 / 3) and close(edges[API]["p99"], 0.1 * 2.97 / 3), edges[API]
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    kinds = {n: v["kind"] for n, v in nodes.items()}
+    assert kinds == {
+        "client-service": "service", "hello-service": "service", "test-api-service": "service",
+        "test-app": "service", "user": "user", "orders-db.shop.svc": "database",
+    }, kinds
+    # A node's stats are its incoming edges'.
+    assert close(nodes["test-api-service"]["requestRate"], 3 / SECONDS)
+    assert close(nodes["orders-db.shop.svc"]["requestRate"], 2 / SECONDS)
+    assert nodes["client-service"]["requestRate"] == 0.0 and nodes["client-service"]["p50"] is None
+    # Bad windows are refused as the Prometheus API refuses them.
+    bad = server.session.get(server.url + "/api/v1/service-graph", params={"start": "20", "end": "10"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["errorType"] == "bad_data", bad.text
     for s in services:
         s.shutdown()

@@ -76,6 +76,7 @@ fn prometheus_routes() -> Router<Arc<AppState>> {
         .route("/api/v1/rules", get(h::rules))
         .route("/api/v1/alerts", get(h::alerts))
         .route("/api/v1/targets", get(h::targets))
+        .route("/api/v1/service-graph", get(h::service_graph))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
 }
 

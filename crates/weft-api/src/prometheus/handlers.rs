@@ -143,6 +143,43 @@ fn success(data: String, ev: Evaluator<'_>) -> PromSuccess {
     }
 }
 
+/// `GET /api/v1/service-graph?start=&end=` (default: the last hour): nodes and edges with
+/// rates and latency quantiles, computed from the stored service-graph series
+/// ([`super::service_graph`]).
+pub async fn service_graph(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let form = form(&method, &uri, &headers, &[]);
+    respond(service_graph_inner(&state, &form, &headers).await)
+}
+
+async fn service_graph_inner(
+    state: &AppState,
+    form: &FormValues,
+    headers: &HeaderMap,
+) -> PromResult {
+    let tenant = tenant(state, headers)?;
+    let end =
+        parse_time_param(form.get("end"), "end", now_ms()).map_err(|e| invalid_param(&e, "end"))?;
+    let start = parse_time_param(form.get("start"), "start", end - 3_600_000)
+        .map_err(|e| invalid_param(&e, "start"))?;
+    if end <= start {
+        return Err(PromError::new(
+            ErrorType::BadData,
+            "invalid parameter \"end\": end timestamp must be after start time",
+        ));
+    }
+    let reader = state.metric_store.reader(&tenant);
+    blocking(move || {
+        let graph = super::service_graph::compute(&reader, start, end).map_err(execution)?;
+        PromSuccess::from_serialize(&graph)
+    })
+    .await
+}
+
 /// `GET|POST /api/v1/query_range`.
 pub async fn query_range(
     State(state): State<Arc<AppState>>,

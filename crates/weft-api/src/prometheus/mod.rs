@@ -10,6 +10,7 @@ pub mod encode;
 pub mod handlers;
 pub mod params;
 pub mod response;
+pub mod service_graph;
 
 pub use encode::{
     encode_matrix, encode_scalar, encode_string, encode_vector, MatrixSeries, VectorSample,
