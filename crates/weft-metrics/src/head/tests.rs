@@ -565,19 +565,24 @@ fn histogram_duplicates_and_out_of_order() {
     assert_eq!(frozen[0].chunks.len(), 3);
 }
 
+/// Appends the `i`-th sample of a growing counter histogram, 15 s apart.
+fn append_counter_histogram(h: &Head, labels: &Labels, i: u32) {
+    let live = AppendMode::Live { ooo_window_ms: 0 };
+    h.append_histogram(
+        labels,
+        i64::from(i) * 15_000,
+        &counter_histogram(i, false),
+        live,
+    )
+    .unwrap();
+}
+
 #[test]
 fn histogram_bytes_are_counted() {
     let h = Head::new();
     let a = l(&[("__name__", "lat")]);
-    let live = AppendMode::Live { ooo_window_ms: 0 };
     for i in 0..300u32 {
-        h.append_histogram(
-            &a,
-            i64::from(i) * 15_000,
-            &counter_histogram(i, false),
-            live,
-        )
-        .unwrap();
+        append_counter_histogram(&h, &a, i);
         assert_eq!(h.bytes(), h.stats().chunk_bytes, "after sample {i}");
     }
     assert!(h.stats().chunks >= 3);
@@ -587,15 +592,8 @@ fn histogram_bytes_are_counted() {
 fn promql_over_head_histograms() {
     let h = Head::new();
     let a = l(&[("__name__", "lat"), ("job", "x")]);
-    let live = AppendMode::Live { ooo_window_ms: 0 };
     for i in 0..40u32 {
-        h.append_histogram(
-            &a,
-            i64::from(i) * 15_000,
-            &counter_histogram(i, false),
-            live,
-        )
-        .unwrap();
+        append_counter_histogram(&h, &a, i);
     }
     match instant(&h, "histogram_count(lat)", 300_000) {
         Value::Vector(v) => {
